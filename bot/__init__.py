@@ -1,0 +1,1 @@
+"""prevnet: the Prevention Network bot."""

@@ -1,0 +1,207 @@
+"""The `prevnet` command line (PRODUCT.md §3)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from pydantic import ValidationError
+
+from bot.config import SUPPORTED_LOCALES, MissingToken, Settings
+
+Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
+
+
+class CliError(Exception):
+    """A problem the operator can fix; printed without a traceback, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prevnet", description="The Prevention Network bot and its administration."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="apply pending migrations, then run the bot until stopped")
+    p.set_defaults(func=cmd_run)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_cmd", required=True)
+    p = db.add_parser("upgrade", help="apply pending migrations")
+    p.set_defaults(func=cmd_db_upgrade)
+
+    net = sub.add_parser("network", help="networks").add_subparsers(dest="net_cmd", required=True)
+    p = net.add_parser("add", help="create a network")
+    p.add_argument("--slug", required=True, help="short id, e.g. saida")
+    p.add_argument("--name", required=True, help="display name, e.g. 'Saida Prevention Network'")
+    p.add_argument("--country", required=True, help="two-letter country code, e.g. LB or JO")
+    p.add_argument("--timezone", required=True, help="IANA time zone, e.g. Asia/Beirut")
+    p.add_argument("--locale", default="ar", choices=SUPPORTED_LOCALES, help="default: ar")
+    p.add_argument(
+        "--approval", action="store_true", help="coordinators approve each member who joins"
+    )
+    p.set_defaults(func=cmd_network_add)
+    p = net.add_parser("list", help="list networks")
+    p.set_defaults(func=cmd_network_list)
+
+    p = sub.add_parser("invite", help="make an invite code and its deep link")
+    p.add_argument("--network", required=True, metavar="SLUG")
+    p.add_argument("--role", default="member", choices=("member", "coordinator"))
+    p.add_argument("--uses", type=int, default=1, help="how many people may use it (default 1)")
+    p.add_argument("--expires", type=int, default=7, metavar="DAYS", help="default 7 days")
+    p.set_defaults(func=cmd_invite)
+    return parser
+
+
+async def _with_db(settings: Settings, work: Callable[..., Awaitable[int]]) -> int:
+    from storage.engine import create_engine, create_session_pool
+    from storage.migrate import upgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with create_session_pool(engine)() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import run
+
+    await run(settings)
+    return 0
+
+
+async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    async def done(session: object) -> int:
+        print("database is up to date")
+        return 0
+
+    return await _with_db(settings, done)
+
+
+async def cmd_network_add(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.networks import NetworkError, create_network
+
+    async def work(session: object) -> int:
+        try:
+            network = await create_network(
+                session,  # type: ignore[arg-type]
+                slug=args.slug,
+                name=args.name,
+                country=args.country,
+                timezone=args.timezone,
+                locale=args.locale,
+                require_approval=args.approval,
+            )
+        except NetworkError as exc:
+            raise CliError(str(exc)) from exc
+        print(f"created network {network.slug}: {network.name} ({network.country}, "
+              f"{network.timezone}, {network.locale})")
+        return 0
+
+    return await _with_db(settings, work)
+
+
+async def cmd_network_list(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.repositories import memberships, networks
+
+    async def work(session: object) -> int:
+        rows = await networks.list_all(session)  # type: ignore[arg-type]
+        if not rows:
+            print("no networks yet: create one with `prevnet network add`")
+        for n in rows:
+            count = await memberships.count_active(session, n.id)  # type: ignore[arg-type]
+            approval = ", approval" if n.require_approval else ""
+            print(f"{n.slug}\t{n.name}\t{n.country}\t{n.timezone}\t{n.locale}"
+                  f"\t{count} members{approval}")
+        return 0
+
+    return await _with_db(settings, work)
+
+
+async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services import registration
+    from storage.models import utcnow
+    from storage.repositories import networks
+
+    async def work(session: object) -> int:
+        network = await networks.get_by_slug(session, args.network)  # type: ignore[arg-type]
+        if network is None:
+            raise CliError(f"unknown network {args.network!r}: see `prevnet network list`")
+        try:
+            invite = await registration.make_invite(
+                session,  # type: ignore[arg-type]
+                network_id=network.id,
+                role=args.role,
+                max_uses=args.uses,
+                days=args.expires,
+                now=utcnow(),
+            )
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+        print(f"code: {invite.code}")
+        username = await _bot_username(settings)
+        if username:
+            print(f"link: https://t.me/{username}?start={invite.code}")
+        else:
+            print(f"members can send: /join {invite.code}")
+        print(f"network: {network.slug}, role: {invite.role}, uses: {invite.max_uses}, "
+              f"expires: {invite.expires_at:%Y-%m-%d %H:%M} UTC")
+        return 0
+
+    return await _with_db(settings, work)
+
+
+async def _bot_username(settings: Settings) -> str | None:
+    """The bot's @username for the deep link, asked of the Bot API; None if unreachable."""
+    from aiogram.exceptions import TelegramAPIError
+
+    from bot.factory import create_bot
+
+    try:
+        bot = create_bot(settings)
+    except MissingToken:
+        print("warning: BOT_TOKEN is not set, so no deep link can be made", file=sys.stderr)
+        return None
+    try:
+        me = await asyncio.wait_for(bot.get_me(), timeout=15)
+        return me.username
+    except (TelegramAPIError, TimeoutError, OSError) as exc:
+        print(f"warning: could not reach the Bot API for the bot's name: {exc}", file=sys.stderr)
+        return None
+    finally:
+        await bot.session.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        print(f"prevnet: bad settings: {problems}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    func: Command = args.func
+    try:
+        return asyncio.run(func(settings, args))
+    except (CliError, MissingToken) as exc:
+        print(f"prevnet: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

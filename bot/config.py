@@ -1,0 +1,74 @@
+"""Settings from the environment and `.env` (PRODUCT.md §3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Locale = Literal["ar", "en", "fr"]
+SUPPORTED_LOCALES: tuple[str, ...] = ("ar", "en", "fr")
+
+
+class MissingToken(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__(
+            "BOT_TOKEN is not set: put the token from @BotFather in the environment or in .env"
+        )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Required by `prevnet run`; commands that never talk to Telegram work without it.
+    bot_token: SecretStr | None = None
+    database_url: str = "sqlite+aiosqlite:///data/prevnet.db"
+    telegram_api_url: str | None = None
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    default_locale: Locale = "en"
+    redis_url: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = 8080
+    broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError as exc:
+                raise ValueError("ADMIN_IDS must be comma-separated Telegram user ids") from exc
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("telegram_api_url", "redis_url", "webhook_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    def require_token(self) -> str:
+        if self.bot_token is None or not self.bot_token.get_secret_value().strip():
+            raise MissingToken()
+        return self.bot_token.get_secret_value().strip()
+
+    def sqlite_path(self) -> Path | None:
+        """The database file when the URL is a SQLite file URL, else None."""
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix):
+            rest = self.database_url[len(prefix) :].split("?", 1)[0]
+            if rest and rest != ":memory:":
+                return Path(rest)
+        return None

@@ -1,0 +1,85 @@
+"""The one place that builds the bot and the dispatcher; `prevnet run` and the tests use it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.commands import set_default_menus
+from bot.config import Settings
+from bot.i18n import UserLocaleMiddleware, create_i18n
+from bot.middlewares import ActorMiddleware, DbSessionMiddleware, DedupMiddleware
+from handlers import get_routers
+from storage.fsm import SqlStorage
+from storage.models import utcnow
+from storage.repositories import updates
+
+log = logging.getLogger(__name__)
+PROCESSED_UPDATES_KEPT = timedelta(days=2)
+
+
+def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    if session is None and settings.telegram_api_url:
+        session = AiohttpSession(
+            api=TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/"))
+        )
+    return Bot(
+        token=settings.require_token(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def create_fsm_storage(
+    settings: Settings, session_pool: async_sessionmaker[AsyncSession]
+) -> BaseStorage:
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(settings.redis_url)
+    return SqlStorage(session_pool)
+
+
+def create_dispatcher(
+    settings: Settings,
+    session_pool: async_sessionmaker[AsyncSession],
+    *,
+    i18n: I18n | None = None,
+    storage: BaseStorage | None = None,
+) -> Dispatcher:
+    """All routers, middlewares and services, wired once."""
+    i18n = i18n or create_i18n(settings.default_locale)
+    dp = Dispatcher(
+        storage=storage or create_fsm_storage(settings, session_pool),
+        settings=settings,
+        session_pool=session_pool,
+        i18n=i18n,
+    )
+    dp.update.outer_middleware(DedupMiddleware(session_pool))
+    dp.update.outer_middleware(DbSessionMiddleware(session_pool))
+    dp.update.outer_middleware(ActorMiddleware(settings))
+    UserLocaleMiddleware(i18n).setup(dp)
+    dp.include_routers(*get_routers())
+
+    async def on_startup(bot: Bot) -> None:
+        async with session_pool() as session:
+            pruned = await updates.prune(session, utcnow() - PROCESSED_UPDATES_KEPT)
+            await session.commit()
+        if pruned:
+            log.info("forgot %d old update ids", pruned)
+        await set_default_menus(bot, i18n)
+        me = await bot.me()
+        log.info("prevnet is up as @%s", me.username)
+
+    dp.startup.register(on_startup)
+    return dp

@@ -1,0 +1,72 @@
+"""Outer middlewares on every update: de-duplication, DB session, the acting person."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject, Update
+from aiogram.types import User as TgUser
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.services.access import Actor
+from storage.models import utcnow
+from storage.repositories import updates, users
+
+log = logging.getLogger(__name__)
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class DedupMiddleware(BaseMiddleware):
+    """Handle each update_id once, even when long polling delivers it again."""
+
+    def __init__(self, session_pool: async_sessionmaker[AsyncSession]) -> None:
+        self.session_pool = session_pool
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        async with self.session_pool() as session:
+            fresh = await updates.claim(session, event.update_id, utcnow())
+            await session.commit()
+        if not fresh:
+            log.info("update %s already handled; skipped", event.update_id)
+            return None
+        return await handler(event, data)
+
+
+class DbSessionMiddleware(BaseMiddleware):
+    """One database session per update, in data["session"]."""
+
+    def __init__(self, session_pool: async_sessionmaker[AsyncSession]) -> None:
+        self.session_pool = session_pool
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        async with self.session_pool() as session:
+            data["session"] = session
+            result = await handler(event, data)
+            await session.commit()
+            return result
+
+
+class ActorMiddleware(BaseMiddleware):
+    """Loads who is acting (no writes, except clearing a stale 'unreachable' mark)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.admin_ids = settings.admin_ids
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        tg_user: TgUser | None = data.get("event_from_user")
+        if tg_user is None:
+            return await handler(event, data)
+        session: AsyncSession = data["session"]
+        user = await users.get_by_tg_id(session, tg_user.id)
+        if user is not None and user.unreachable_since is not None:
+            # They wrote to us, so they have unblocked the bot.
+            await users.clear_unreachable(session, user.id)
+            user.unreachable_since = None
+            await session.commit()
+        data["actor"] = Actor.build(tg_user.id, user, self.admin_ids)
+        return await handler(event, data)

@@ -1,0 +1,1 @@
+"""Business rules. Handlers call these; these call storage repositories."""

@@ -1,0 +1,68 @@
+"""Who may do what: the one place where roles are decided (PRODUCT.md §1)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from storage.models import Membership, MembershipStatus, Role, User
+
+
+class Level(enum.IntEnum):
+    STRANGER = 0
+    MEMBER = 1
+    COORDINATOR = 2
+    ADMIN = 3
+
+
+class AccessDenied(Exception):
+    """Raised by services when the actor may not touch what they asked for."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person behind an update, with the networks they belong to."""
+
+    tg_id: int
+    user: User | None
+    is_admin: bool = False
+    memberships: tuple[Membership, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def build(cls, tg_id: int, user: User | None, admin_ids: frozenset[int]) -> Actor:
+        active = tuple(
+            m for m in (user.memberships if user else []) if m.status == MembershipStatus.ACTIVE
+        )
+        return cls(tg_id=tg_id, user=user, is_admin=tg_id in admin_ids, memberships=active)
+
+    @property
+    def level(self) -> Level:
+        if self.is_admin:
+            return Level.ADMIN
+        if any(m.role == Role.COORDINATOR for m in self.memberships):
+            return Level.COORDINATOR
+        if self.memberships:
+            return Level.MEMBER
+        return Level.STRANGER
+
+    @property
+    def member_network_ids(self) -> frozenset[int]:
+        return frozenset(m.network_id for m in self.memberships)
+
+    @property
+    def coordinated_network_ids(self) -> frozenset[int]:
+        return frozenset(m.network_id for m in self.memberships if m.role == Role.COORDINATOR)
+
+    def can_see(self, network_id: int) -> bool:
+        return self.is_admin or network_id in self.member_network_ids
+
+    def can_coordinate(self, network_id: int) -> bool:
+        return self.is_admin or network_id in self.coordinated_network_ids
+
+    def require_member(self, network_id: int) -> None:
+        if not self.can_see(network_id):
+            raise AccessDenied(f"user {self.tg_id} is not in network {network_id}")
+
+    def require_coordinator(self, network_id: int) -> None:
+        if not self.can_coordinate(network_id):
+            raise AccessDenied(f"user {self.tg_id} does not coordinate network {network_id}")

@@ -1,0 +1,18 @@
+"""A person's own settings."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import SUPPORTED_LOCALES
+from bot.services.access import Actor
+from storage.repositories import users
+
+
+async def set_language(session: AsyncSession, actor: Actor, code: str) -> None:
+    """Remember the language. A stranger gets a row holding only their id and language."""
+    if code not in SUPPORTED_LOCALES:
+        raise ValueError(code)
+    user = actor.user or await users.get_or_create(session, actor.tg_id)
+    await users.set_language(session, user, code)
+    await session.commit()

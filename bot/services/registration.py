@@ -1,0 +1,300 @@
+"""Invites, joining a network, approval, leaving, and a member's own data."""
+
+from __future__ import annotations
+
+import enum
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.access import AccessDenied, Actor
+from storage.models import Invite, Membership, MembershipStatus, Network, Role, Sector, User
+from storage.repositories import audit, invites, memberships, networks, users
+
+CODE_RE = re.compile(r"^[A-Za-z0-9_-]{4,64}$")
+NAME_MAX = 64
+MAX_INVITE_USES = 1000
+MAX_INVITE_DAYS = 90
+
+
+class InviteProblem(enum.StrEnum):
+    NOT_FOUND = "not_found"
+    EXPIRED = "expired"
+    USED_UP = "used_up"
+    REVOKED = "revoked"
+    ALREADY_MEMBER = "already_member"
+    PENDING = "pending"
+
+
+class InviteError(Exception):
+    def __init__(self, problem: InviteProblem, network: Network | None = None) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+        self.network = network
+
+
+@dataclass(frozen=True)
+class Registration:
+    membership: Membership
+    network: Network
+    user: User
+
+    @property
+    def pending(self) -> bool:
+        return self.membership.status == MembershipStatus.PENDING
+
+
+def new_code() -> str:
+    # 12 characters of A-Z a-z 0-9 _ - : 72 bits, valid as a /start payload.
+    return secrets.token_urlsafe(9)
+
+
+def clean_name(text: str) -> str | None:
+    """A display name: one line, no control characters, 1..64 characters."""
+    name = " ".join(text.split())
+    if not name or len(name) > NAME_MAX or name.startswith("/"):
+        return None
+    if any(not ch.isprintable() for ch in name):
+        return None
+    return name
+
+
+async def check_invite(session: AsyncSession, code: str, tg_id: int, now: datetime) -> Invite:
+    """The invite behind a code, or InviteError saying exactly what is wrong with it."""
+    invite = await invites.get_by_code(session, code) if CODE_RE.match(code) else None
+    if invite is None:
+        raise InviteError(InviteProblem.NOT_FOUND)
+    if invite.revoked_at is not None:
+        raise InviteError(InviteProblem.REVOKED, invite.network)
+    if invite.expires_at <= now:
+        raise InviteError(InviteProblem.EXPIRED, invite.network)
+    if invite.uses >= invite.max_uses:
+        raise InviteError(InviteProblem.USED_UP, invite.network)
+    user = await users.get_by_tg_id(session, tg_id)
+    if user is not None:
+        existing = next((m for m in user.memberships if m.network_id == invite.network_id), None)
+        if existing is not None:
+            problem = (
+                InviteProblem.PENDING
+                if existing.status == MembershipStatus.PENDING
+                else InviteProblem.ALREADY_MEMBER
+            )
+            raise InviteError(problem, invite.network)
+    return invite
+
+
+async def register(
+    session: AsyncSession,
+    *,
+    tg_id: int,
+    code: str,
+    language: str,
+    display_name: str,
+    sector: str,
+    now: datetime,
+) -> Registration:
+    """Redeem the invite and create the membership, in one transaction."""
+    sector = Sector(sector)  # ValueError on anything but a known sector
+    invite = await check_invite(session, code, tg_id, now)
+    if not await invites.redeem(session, invite.id, now):
+        # Someone took the last use between the check and now.
+        raise InviteError(InviteProblem.USED_UP, invite.network)
+    user = await users.get_or_create(session, tg_id)
+    user.language = language
+    user.display_name = display_name
+    user.consent_at = now
+    user.unreachable_since = None
+    network = invite.network
+    needs_approval = network.require_approval and invite.role == Role.MEMBER
+    membership = await memberships.add(
+        session,
+        user=user,
+        network_id=network.id,
+        role=invite.role,
+        status=MembershipStatus.PENDING if needs_approval else MembershipStatus.ACTIVE,
+        sector=sector,
+        invite_id=invite.id,
+        now=now,
+    )
+    await audit.record(
+        session,
+        "join",
+        actor_id=user.id,
+        subject_id=user.id,
+        network_id=network.id,
+        invite_id=invite.id,
+        role=invite.role,
+        status=membership.status,
+    )
+    await session.commit()
+    return Registration(membership=membership, network=network, user=user)
+
+
+async def make_invite(
+    session: AsyncSession,
+    *,
+    network_id: int,
+    role: str,
+    max_uses: int,
+    days: int,
+    now: datetime,
+    actor: Actor | None = None,
+) -> Invite:
+    """A new invite. `actor=None` means the command line (the operator)."""
+    role = Role(role)
+    if not 1 <= max_uses <= MAX_INVITE_USES:
+        raise ValueError(f"uses must be between 1 and {MAX_INVITE_USES}")
+    if not 1 <= days <= MAX_INVITE_DAYS:
+        raise ValueError(f"expiry must be between 1 and {MAX_INVITE_DAYS} days")
+    if actor is not None:
+        actor.require_coordinator(network_id)
+        if role == Role.COORDINATOR and not actor.is_admin:
+            raise AccessDenied("only admins invite coordinators")
+    network = await networks.get(session, network_id)
+    if network is None:
+        raise LookupError(f"no network {network_id}")
+    creator_id = actor.user.id if actor is not None and actor.user is not None else None
+    invite = await invites.create(
+        session,
+        code=new_code(),
+        network_id=network_id,
+        role=role,
+        max_uses=max_uses,
+        expires_at=now + timedelta(days=days),
+        created_by_id=creator_id,
+    )
+    await audit.record(
+        session,
+        "invite",
+        actor_id=creator_id,
+        network_id=network_id,
+        invite_id=invite.id,
+        role=role,
+        max_uses=max_uses,
+        days=days,
+        via="bot" if actor is not None else "cli",
+    )
+    await session.commit()
+    return invite
+
+
+async def revoke_invite(session: AsyncSession, actor: Actor, invite_id: int, now: datetime) -> bool:
+    invite = await invites.get(session, invite_id)
+    if invite is None:
+        raise AccessDenied(f"no invite {invite_id}")
+    actor.require_coordinator(invite.network_id)
+    done = await invites.revoke(session, invite_id, now)
+    if done:
+        await audit.record(
+            session,
+            "invite_revoke",
+            actor_id=actor.user.id if actor.user else None,
+            network_id=invite.network_id,
+            invite_id=invite_id,
+        )
+    await session.commit()
+    return done
+
+
+async def decide_join(
+    session: AsyncSession, actor: Actor, membership_id: int, approve: bool, now: datetime
+) -> Membership | None:
+    """Approve or turn down a pending join. None when it was already decided."""
+    membership = await memberships.get(session, membership_id)
+    if membership is None:
+        return None
+    actor.require_coordinator(membership.network_id)
+    if membership.status != MembershipStatus.PENDING:
+        return None
+    actor_id = actor.user.id if actor.user else None
+    if approve:
+        membership.status = MembershipStatus.ACTIVE
+        membership.approved_at = now
+        await audit.record(
+            session,
+            "join_approve",
+            actor_id=actor_id,
+            subject_id=membership.user_id,
+            network_id=membership.network_id,
+        )
+    else:
+        await audit.record(
+            session,
+            "join_reject",
+            actor_id=actor_id,
+            subject_id=membership.user_id,
+            network_id=membership.network_id,
+        )
+        await _drop_membership(session, membership)
+    await session.commit()
+    return membership
+
+
+async def _drop_membership(session: AsyncSession, membership: Membership) -> bool:
+    """Remove a membership; erase the person entirely when it was their last one."""
+    user_id = membership.user_id
+    await memberships.remove(session, membership.id)
+    if await memberships.count_for_user(session, user_id) == 0:
+        await users.delete_user(session, user_id)
+        return True
+    return False
+
+
+async def leave(session: AsyncSession, actor: Actor, network_id: int) -> bool:
+    """Leave a network; True when no membership is left and the person's data was erased."""
+    user = actor.user
+    membership = next(
+        (m for m in (user.memberships if user else []) if m.network_id == network_id), None
+    )
+    if user is None or membership is None:
+        raise AccessDenied(f"user {actor.tg_id} is not in network {network_id}")
+    # The audit entry keeps the fact, not the person: the subject id is nulled on erasure.
+    await audit.record(
+        session, "leave", actor_id=user.id, subject_id=user.id, network_id=network_id
+    )
+    erased = await _drop_membership(session, membership)
+    await session.commit()
+    session.expunge_all()
+    return erased
+
+
+async def export_data(session: AsyncSession, user: User) -> dict[str, Any]:
+    """Everything stored about one person, for /mydata."""
+    entries = await audit.about_user(session, user.id)
+    return {
+        "telegram_user_id": user.tg_id,
+        "display_name": user.display_name,
+        "language": user.language,
+        "consent_given_at": _iso(user.consent_at),
+        "unreachable_since": _iso(user.unreachable_since),
+        "first_seen_at": _iso(user.created_at),
+        "memberships": [
+            {
+                "network": m.network.name,
+                "network_slug": m.network.slug,
+                "role": m.role,
+                "status": m.status,
+                "sector": m.sector,
+                "joined_at": _iso(m.joined_at),
+                "approved_at": _iso(m.approved_at),
+            }
+            for m in user.memberships
+        ],
+        "audit_log": [
+            {
+                "at": _iso(e.at),
+                "action": e.action,
+                "network_id": e.network_id,
+                "by_you": e.actor_id == user.id,
+            }
+            for e in entries
+        ],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

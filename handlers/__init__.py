@@ -1,0 +1,21 @@
+"""aiogram routers, assembled in one known order: the catch-all goes last."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+
+from handlers import common, errors, fallback, invites, members, privacy, registration
+
+# Order matters: dialog callbacks (registration) before the general ones, fallback last.
+MODULES = (registration, common, invites, members, privacy, fallback)
+
+
+def get_routers() -> list[Router]:
+    """A fresh tree each call, so every dispatcher (one per test) owns its routers."""
+    root = Router(name="private")
+    root.message.filter(F.chat.type == "private")
+    for module in (errors, *MODULES):
+        # Module routers are singletons; detach them from a previous dispatcher's tree.
+        module.router._parent_router = None
+    root.include_routers(*(m.router for m in MODULES))
+    return [errors.router, root]

@@ -1,0 +1,66 @@
+"""Errors: a refusal for AccessDenied, an apology and a log line for anything else."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Router
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.types import ErrorEvent
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy import select
+
+from bot.i18n import N_, pick_locale
+from bot.services.access import AccessDenied
+from storage.models import User
+
+router = Router(name=__name__)
+log = logging.getLogger("prevnet.errors")
+
+
+async def _reply(event: ErrorEvent, message: str, data: dict[str, Any]) -> None:
+    """Answer in the person's language: the i18n context of the failed handler is gone."""
+    update = event.update
+    i18n: I18n = data["i18n"]
+    tg_user = data.get("event_from_user")
+    stored = None
+    if tg_user is not None:
+        try:
+            async with data["session_pool"]() as session:
+                stored = await session.scalar(
+                    select(User.language).where(User.tg_id == tg_user.id)
+                )
+        except Exception:  # the database may be what failed
+            log.warning("could not read the language of user %s", tg_user.id)
+    with i18n.context(), i18n.use_locale(pick_locale(stored, tg_user, i18n.default_locale)):
+        text = _(message)
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=True)
+        elif update.message is not None:
+            await update.message.answer(text)
+    except Exception:  # the apology itself failed (network, blocked): only log
+        log.exception("could not tell the user about an error in update %s", update.update_id)
+
+
+@router.errors(ExceptionTypeFilter(AccessDenied))
+async def denied(event: ErrorEvent, **data: Any) -> None:
+    log.warning("update %s refused: %s", event.update.update_id, event.exception)
+    await _reply(event, N_("Sorry, you are not allowed to do that."), data)
+
+
+@router.errors()
+async def crashed(event: ErrorEvent, **data: Any) -> None:
+    update = event.update
+    user = update.event.from_user if hasattr(update.event, "from_user") else None
+    log.error(
+        "error handling update %s (%s) from user %s: %r",
+        update.update_id,
+        update.event_type,
+        user.id if user else None,
+        event.exception,
+        exc_info=event.exception,
+    )
+    await _reply(event, N_("Sorry, something went wrong on my side. Please try again."), data)
