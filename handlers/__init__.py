@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiogram import F, Router
 
-from handlers import common, errors, fallback, invites, members, privacy, registration
+from handlers import cancel, common, errors, fallback, invites, members, privacy, registration
 
-# Order matters: dialog callbacks (registration) before the general ones, fallback last.
-MODULES = (registration, common, invites, members, privacy, fallback)
+# Order matters: /cancel first, dialog callbacks (registration) before the general ones, fallback last.
+MODULES = (cancel, registration, common, invites, members, privacy, fallback)
 
 
 def get_routers() -> list[Router]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiogram import Bot, Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -29,15 +28,6 @@ async def help_(message: Message, actor: Actor) -> None:
     else:
         intro = _("Here is what you can do:")
     await message.answer(intro + "\n\n" + "\n".join(lines))
-
-
-@router.message(Command("cancel"))
-async def cancel(message: Message, state: FSMContext) -> None:
-    if await state.get_state() is None:
-        await message.answer(_("There is nothing to cancel."))
-        return
-    await state.clear()
-    await message.answer(_("Cancelled. Nothing was changed."))
 
 
 @router.message(Command("language"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
@@ -61,14 +61,14 @@ def _role_or_uses(actor: Actor, network_id: int) -> dict[str, object]:
     }
 
 
-@router.callback_query(PickNetCb.filter(lambda cb: cb.purpose == "invite"))
+@router.callback_query(PickNetCb.filter(F.purpose == "invite"))
 async def picked_network(query: CallbackQuery, callback_data: PickNetCb, actor: Actor) -> None:
     actor.require_coordinator(callback_data.network_id)
     await query.answer()
     await say(query, **_role_or_uses(actor, callback_data.network_id))  # type: ignore[arg-type]
 
 
-@router.callback_query(InviteCb.filter(lambda cb: cb.uses == 0))
+@router.callback_query(InviteCb.filter(F.uses == 0))
 async def picked_role(query: CallbackQuery, callback_data: InviteCb, actor: Actor) -> None:
     actor.require_coordinator(callback_data.network_id)
     await query.answer()
@@ -79,7 +79,7 @@ async def picked_role(query: CallbackQuery, callback_data: InviteCb, actor: Acto
     )
 
 
-@router.callback_query(InviteCb.filter(lambda cb: cb.uses > 0))
+@router.callback_query(InviteCb.filter(F.uses > 0))
 async def create(
     query: CallbackQuery,
     callback_data: InviteCb,

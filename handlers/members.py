@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -38,7 +38,7 @@ async def members(message: Message, session: AsyncSession, actor: Actor) -> None
         )
 
 
-@router.callback_query(PickNetCb.filter(lambda cb: cb.purpose == "members"))
+@router.callback_query(PickNetCb.filter(F.purpose == "members"))
 async def picked(
     query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession, actor: Actor
 ) -> None:

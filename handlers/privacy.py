@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from html import escape
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
@@ -51,7 +51,7 @@ async def leave(message: Message, actor: Actor) -> None:
         )
 
 
-@router.callback_query(PickNetCb.filter(lambda cb: cb.purpose == "leave"), MinLevel(Level.MEMBER))
+@router.callback_query(PickNetCb.filter(F.purpose == "leave"), MinLevel(Level.MEMBER))
 async def picked(query: CallbackQuery, callback_data: PickNetCb, actor: Actor) -> None:
     network = next((n for n in networks.joined(actor) if n.id == callback_data.network_id), None)
     await query.answer()

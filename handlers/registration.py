@@ -160,7 +160,7 @@ async def chose_telegram_name(query: CallbackQuery, state: FSMContext, i18n: I18
         await _ask_sector(query, state, name)
 
 
-@router.message(Join.name, F.text)
+@router.message(Join.name, F.text, ~F.text.startswith("/"))
 async def typed_name(message: Message, state: FSMContext, i18n: I18n) -> None:
     name = registration.clean_name(message.text or "")
     data = await state.get_data()

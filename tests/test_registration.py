@@ -5,44 +5,9 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import registration
-from bot.services.networks import create_network
 from storage.models import AuditEntry, Membership, MembershipStatus, User, utcnow
 from tests.conftest import buttons, texts
-
-
-async def make_network(session: AsyncSession, slug: str = "saida", **kw: object):
-    return await create_network(
-        session,
-        slug=slug,
-        name=kw.pop("name", "Saida Network"),  # type: ignore[arg-type]
-        country="LB",
-        timezone="Asia/Beirut",
-        locale="ar",
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-async def make_invite(session: AsyncSession, network_id: int, **kw: object):
-    return await registration.make_invite(
-        session,
-        network_id=network_id,
-        role=kw.pop("role", "member"),  # type: ignore[arg-type]
-        max_uses=kw.pop("max_uses", 1),  # type: ignore[arg-type]
-        days=kw.pop("days", 7),  # type: ignore[arg-type]
-        now=utcnow(),
-    )
-
-
-async def join(p, code: str, *, lang: str = "en", name: str = "Rana", sector: str = "teacher"):
-    out = await p.send(f"/start {code}")
-    assert ("English", "lang:en") in buttons(out) or ("✓ English", "lang:en") in buttons(out)
-    out = await p.press(f"lang:{lang}")
-    out = await p.send(name)
-    assert (f"sec:{sector}") in [b[1] for b in buttons(out)]
-    out = await p.press(f"sec:{sector}")
-    assert "consent:1" in [b[1] for b in buttons(out)]
-    return await p.press("consent:1")
+from tests.helpers import join, make_invite, make_network
 
 
 async def test_join_by_deep_link_in_english(session, person):
@@ -98,3 +63,92 @@ async def test_arabic_dialog(session, person):
     assert not any("<b>" in t and "رنا <b>" in t for t in texts(out))
     count = await session.scalar(select(func.count()).select_from(Membership))
     assert count == 1
+
+
+async def test_escapes_and_limits_the_name(session, person):
+    network = await make_network(session)
+    invite = await make_invite(session, network.id)
+    p = person(104)
+    await p.send(f"/start {invite.code}")
+    await p.press("lang:en")
+    out = await p.send("x" * 65)
+    assert any("1 to 64 characters" in t for t in texts(out))
+    out = await p.send("A <b>&")
+    assert any("A &lt;b&gt;&amp;" in t for t in texts(out))
+
+
+async def test_cancel_leaves_nothing_stored(session, person):
+    network = await make_network(session)
+    invite = await make_invite(session, network.id)
+    p = person(105)
+    await p.send(f"/start {invite.code}")
+    await p.press("lang:fr")
+    out = await p.send("/cancel")
+    assert texts(out) and "Nothing was changed" in texts(out)[0]
+    out = await p.send("Rana")  # no longer in the dialog
+    assert not buttons(out)
+    assert await session.scalar(select(func.count()).select_from(User)) == 0
+
+
+async def test_declining_consent_stores_nothing(session, person):
+    network = await make_network(session)
+    invite = await make_invite(session, network.id)
+    p = person(106)
+    await p.send(f"/start {invite.code}")
+    await p.press("lang:en")
+    await p.send("Rana")
+    await p.press("sec:ngo")
+    out = await p.press("consent:0")
+    assert any("Nothing was stored" in t for t in texts(out))
+    assert await session.scalar(select(func.count()).select_from(User)) == 0
+
+
+async def test_dialog_survives_a_restart(session, settings, session_pool, bot, person):
+    """FSM state lives in the database: a new dispatcher carries on the same dialog."""
+    from bot.factory import create_dispatcher
+    from tests.conftest import Person
+
+    network = await make_network(session)
+    invite = await make_invite(session, network.id)
+    await person(107).send(f"/start {invite.code}")
+    await person(107).press("lang:en")
+    restarted = Person(create_dispatcher(settings, session_pool), bot, 107)
+    out = await restarted.send("Rana")
+    assert "sec:teacher" in [b[1] for b in buttons(out)]
+
+
+async def test_approval_flow(session, person):
+    network = await make_network(session, require_approval=True)
+    coordinator = person(200)
+    await join(coordinator, (await make_invite(session, network.id, role="coordinator")).code)
+    member = person(201)
+    out = await join(member, (await make_invite(session, network.id)).code)
+    assert any("waiting" in t or "was sent to its coordinator" in t for t in texts(out))
+    # the coordinator was told, with buttons
+    notice = [r for r in out if getattr(r, "chat_id", None) == 200]
+    assert notice and "asks to join" in notice[0].text
+    approve = [b for b in buttons(notice) if b[1].endswith(":1")][0][1]
+    m = await session.scalar(select(Membership).join(User).where(User.tg_id == 201))
+    assert m is not None and m.status == MembershipStatus.PENDING
+    # the pending member is not yet a member
+    out = await member.send("/leave")
+    assert any("join your network first" in t for t in texts(out))
+    out = await coordinator.press(approve)
+    assert any(getattr(r, "chat_id", None) == 201 and "approved" in r.text for r in out)
+    await session.refresh(m)
+    assert m.status == MembershipStatus.ACTIVE
+    out = await coordinator.press(approve)
+    assert any("already handled" in t for t in texts(out))
+
+
+async def test_join_twice_is_refused_politely(session, person):
+    network = await make_network(session)
+    p = person(108)
+    await join(p, (await make_invite(session, network.id)).code)
+    out = await p.send(f"/join {(await make_invite(session, network.id)).code}")
+    assert any("already a member of Saida Network" in t for t in texts(out))
+
+
+async def test_join_without_code_explains(person):
+    out = await person(109).send("/join")
+    assert any("/join Ab3dE5fG7hJ9" in t for t in texts(out))

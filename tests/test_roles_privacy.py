@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from bot.services import registration
+from storage.models import AuditEntry, Invite, Membership, User
+from tests.conftest import ADMIN_ID, buttons, texts
+from tests.helpers import make_invite, make_network, member_of
+
+
+def help_commands(out) -> set[str]:  # type: ignore[no-untyped-def]
+    return {w.strip() for t in texts(out) for w in t.split() if w.startswith("/")}
+
+
+async def test_help_depends_on_role(session, person):
+    network = await make_network(session)
+    stranger, member, coordinator = person(1), person(2), person(3)
+    await member_of(session, member, network)
+    await member_of(session, coordinator, network, role="coordinator")
+    assert "/invite" not in help_commands(await stranger.send("/help"))
+    assert "/mydata" not in help_commands(await stranger.send("/help"))
+    seen = help_commands(await member.send("/help"))
+    assert {"/mydata", "/leave"} <= seen and "/invite" not in seen
+    assert {"/invite", "/members"} <= help_commands(await coordinator.send("/help"))
+
+
+async def test_member_cannot_use_coordinator_commands(session, person):
+    network = await make_network(session)
+    member = person(2)
+    await member_of(session, member, network)
+    for command in ("/invite", "/members"):
+        out = await member.send(command)
+        assert texts(out) == [f"Only coordinators can use {command}."]
+    # a forged invite button does not reach the handler either
+    out = await member.press(f"inv:{network.id}:member:50")
+    assert texts(out) == ["This button is no longer valid."]
+    assert await session.scalar(select(func.count()).select_from(Invite)) == 1
+
+
+async def test_stranger_is_told_to_join(person):
+    out = await person(5).send("/leave")
+    assert any("join your network first" in t for t in texts(out))
+    out = await person(5).send("hello")
+    assert any("join your network first" in t for t in texts(out))
+
+
+async def test_coordinator_cannot_touch_another_network(session, person):
+    saida = await make_network(session, "saida")
+    irbid = await make_network(session, "irbid", country="JO", timezone="Asia/Amman",
+                               require_approval=True)
+    coordinator = person(10)
+    await member_of(session, coordinator, saida, role="coordinator")
+    stranger = person(11)
+    await stranger.send(f"/start {(await make_invite(session, irbid.id)).code}")
+    await stranger.press("lang:en")
+    await stranger.send("Omar")
+    await stranger.press("sec:police")
+    await stranger.press("consent:1")
+    pending = await session.scalar(select(Membership).where(Membership.network_id == irbid.id))
+    assert pending is not None and pending.status == "pending"
+    out = await coordinator.press(f"appr:{pending.id}:1")
+    assert texts(out) == ["Sorry, you are not allowed to do that."]
+    await session.refresh(pending)
+    assert pending.status == "pending"
+    out = await coordinator.press(f"net:invite:{irbid.id}")
+    assert texts(out) == ["Sorry, you are not allowed to do that."]
+    # a coordinator may not make coordinator invites
+    out = await coordinator.press(f"inv:{saida.id}:coordinator:5")
+    assert texts(out) == ["Sorry, you are not allowed to do that."]
+
+
+async def test_invite_in_the_bot_and_revoke(session, person):
+    network = await make_network(session)
+    coordinator = person(10)
+    await member_of(session, coordinator, network, role="coordinator")
+    out = await coordinator.send("/invite")
+    choices = [b[1] for b in buttons(out)]
+    assert choices == [f"inv:{network.id}:member:{n}" for n in (1, 5, 20, 50)]
+    out = await coordinator.press(choices[1])
+    invite = await session.scalar(select(Invite).order_by(Invite.id.desc()))
+    assert invite is not None and invite.max_uses == 5
+    assert any(f"https://t.me/prevnet_test_bot?start={invite.code}" in t for t in texts(out))
+    assert any("for 5 people" in t for t in texts(out))
+    out = await coordinator.press(f"invrev:{invite.id}")
+    assert "The invite was revoked." in texts(out)
+    await session.refresh(invite)
+    assert invite.revoked_at is not None
+    actions = (await session.scalars(select(AuditEntry.action))).all()
+    assert actions.count("invite") >= 2 and "invite_revoke" in actions
+
+
+async def test_admin_picks_network_and_role(session, person):
+    await make_network(session, "saida")
+    irbid = await make_network(session, "irbid", country="JO", timezone="Asia/Amman")
+    admin = person(ADMIN_ID)
+    out = await admin.send("/invite")
+    assert f"net:invite:{irbid.id}" in [b[1] for b in buttons(out)]
+    out = await admin.press(f"net:invite:{irbid.id}")
+    assert f"inv:{irbid.id}:coordinator:0" in [b[1] for b in buttons(out)]
+
+
+async def test_mydata_sends_everything(session, person, bot):
+    network = await make_network(session)
+    p = person(20)
+    await member_of(session, p, network, name="Lina")
+    out = await p.send("/mydata")
+    docs = [r for r in out if type(r).__name__ == "SendDocument"]
+    assert len(docs) == 1
+    data = json.loads(docs[0].document.data)  # type: ignore[union-attr]
+    assert data["display_name"] == "Lina" and data["telegram_user_id"] == 20
+    assert data["memberships"][0]["network_slug"] == "saida"
+    assert [e["action"] for e in data["audit_log"]] == ["join"]
+
+
+async def test_leave_erases_personal_data(session, person):
+    network = await make_network(session)
+    p = person(21)
+    await member_of(session, p, network, name="Lina")
+    out = await p.send("/leave")
+    assert f"leave:{network.id}:1" in [b[1] for b in buttons(out)]
+    out = await p.press(f"leave:{network.id}:1")
+    assert any("erased" in t for t in texts(out))
+    assert await session.scalar(select(func.count()).select_from(User)) == 0
+    leave = await session.scalar(select(AuditEntry).where(AuditEntry.action == "leave"))
+    assert leave is not None and leave.subject_id is None and leave.network_id == network.id
+    out = await p.send("/mydata")
+    assert texts(out) == ["I store nothing about you."]
+
+
+async def test_leave_one_of_two_networks_keeps_the_person(session, person):
+    saida = await make_network(session, "saida")
+    irbid = await make_network(session, "irbid", country="JO", timezone="Asia/Amman")
+    p = person(22)
+    await member_of(session, p, saida)
+    await member_of(session, p, irbid)
+    out = await p.send("/leave")
+    assert {f"net:leave:{saida.id}", f"net:leave:{irbid.id}"} <= {b[1] for b in buttons(out)}
+    await p.press(f"net:leave:{irbid.id}")
+    out = await p.press(f"leave:{irbid.id}:1")
+    assert any("still a member" in t for t in texts(out))
+    user = await session.scalar(select(User).where(User.tg_id == 22))
+    assert user is not None and user.display_name == "Rana"
+
+
+async def test_duplicate_update_is_handled_once(person):
+    p = person(30)
+    first = await p.send("/help", update_id=777_000)
+    again = await p.send("/help", update_id=777_000)
+    assert texts(first) and again == []
+
+
+async def test_handler_error_gets_an_apology_and_the_bot_goes_on(person, monkeypatch):
+    async def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(registration, "check_invite", boom)
+    p = person(31)
+    out = await p.send("/join abcdefgh")
+    assert texts(out) == ["Sorry, something went wrong on my side. Please try again."]
+    monkeypatch.undo()
+    out = await p.send("/help")
+    assert texts(out)
+
+
+async def test_members_list_escapes_names(session, person):
+    network = await make_network(session)
+    coordinator = person(40)
+    await member_of(session, coordinator, network, role="coordinator", name="Coord")
+    await member_of(session, person(41), network, name="<i>Sami</i>")
+    out = await coordinator.send("/members")
+    text = texts(out)[0]
+    assert "&lt;i&gt;Sami&lt;/i&gt;" in text and "2 members" in text
+
+
+async def test_unknown_command_and_stale_button(person):
+    out = await person(50).send("/frobnicate")
+    assert texts(out) == ["I do not know this command. Send /help to see what I can do."]
+    out = await person(50).press("garbage:data")
+    assert texts(out) == ["This button is no longer valid."]
