@@ -59,7 +59,8 @@ def consent() -> InlineKeyboardMarkup:
 def pick_network(purpose: str, options: Iterable[Network]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for network in options:
-        kb.button(text=network.name, callback_data=PickNetCb(purpose=purpose, network_id=network.id))
+        data = PickNetCb(purpose=purpose, network_id=network.id)
+        kb.button(text=network.name, callback_data=data)
     kb.adjust(1)
     return kb.as_markup()
 

@@ -6,7 +6,8 @@ from aiogram import F, Router
 
 from handlers import cancel, common, errors, fallback, invites, members, privacy, registration
 
-# Order matters: /cancel first, dialog callbacks (registration) before the general ones, fallback last.
+# Order matters: /cancel first, dialog callbacks (registration) before the general ones,
+# the fallback last.
 MODULES = (cancel, registration, common, invites, members, privacy, fallback)
 
 

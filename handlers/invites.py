@@ -7,7 +7,7 @@ from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.markdown import html_decoration as hd
@@ -41,7 +41,8 @@ async def invite(message: Message, session: AsyncSession, actor: Actor) -> None:
         await message.answer(_("There are no networks yet."))
         return
     if len(options) == 1:
-        await message.answer(**_role_or_uses(actor, options[0].id))
+        text, markup = _role_or_uses(actor, options[0].id)
+        await message.answer(text, reply_markup=markup)
         return
     await message.answer(
         _("Which network is the invite for?"),
@@ -49,23 +50,21 @@ async def invite(message: Message, session: AsyncSession, actor: Actor) -> None:
     )
 
 
-def _role_or_uses(actor: Actor, network_id: int) -> dict[str, object]:
+def _role_or_uses(actor: Actor, network_id: int) -> tuple[str, InlineKeyboardMarkup]:
     if actor.is_admin:
-        return {
-            "text": _("Invite as member or as coordinator?"),
-            "reply_markup": keyboards.invite_roles(network_id),
-        }
-    return {
-        "text": _("How many people may use this invite?"),
-        "reply_markup": keyboards.invite_uses(network_id, Role.MEMBER),
-    }
+        return _("Invite as member or as coordinator?"), keyboards.invite_roles(network_id)
+    return (
+        _("How many people may use this invite?"),
+        keyboards.invite_uses(network_id, Role.MEMBER),
+    )
 
 
 @router.callback_query(PickNetCb.filter(F.purpose == "invite"))
 async def picked_network(query: CallbackQuery, callback_data: PickNetCb, actor: Actor) -> None:
     actor.require_coordinator(callback_data.network_id)
     await query.answer()
-    await say(query, **_role_or_uses(actor, callback_data.network_id))  # type: ignore[arg-type]
+    text, markup = _role_or_uses(actor, callback_data.network_id)
+    await say(query, text, reply_markup=markup)
 
 
 @router.callback_query(InviteCb.filter(F.uses == 0))
@@ -102,7 +101,8 @@ async def create(
     )
     me = await bot.me()
     await query.answer()
-    await say(query, invite_text(made, me.username or "", i18n.current_locale), reply_markup=keyboards.revoke(made.id))
+    text = invite_text(made, me.username or "", i18n.current_locale)
+    await say(query, text, reply_markup=keyboards.revoke(made.id))
 
 
 def invite_text(made: Invite, bot_username: str, locale: str) -> str:

@@ -98,6 +98,7 @@ async def confirmed(
     else:
         text = _("You left {network}. You are still a member of your other networks.")
         remaining = [m for m in actor.memberships if m.network_id != network.id]
-        level = Level.COORDINATOR if any(m.role == "coordinator" for m in remaining) else Level.MEMBER
+        coordinates = any(m.role == "coordinator" for m in remaining)
+        level = Level.COORDINATOR if coordinates else Level.MEMBER
     await say(query, text.format(network=escape(network.name)))
     await set_chat_menu(bot, i18n, actor.tg_id, level, i18n.current_locale)

@@ -229,6 +229,8 @@ class SendJob(Base):
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.SCHEDULED)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     total: Mapped[int] = mapped_column(Integer, default=0)
+    # Recipients left out by enqueue because they are unreachable (blocked the bot).
+    skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Where the author's live progress message is, if any.
     progress_chat_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     progress_message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)

@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, Membership, MembershipStatus, User, utcnow
 from tests.conftest import buttons, texts
@@ -127,7 +126,7 @@ async def test_approval_flow(session, person):
     # the coordinator was told, with buttons
     notice = [r for r in out if getattr(r, "chat_id", None) == 200]
     assert notice and "asks to join" in notice[0].text
-    approve = [b for b in buttons(notice) if b[1].endswith(":1")][0][1]
+    approve = next(b for b in buttons(notice) if b[1].endswith(":1"))[1]
     m = await session.scalar(select(Membership).join(User).where(User.tg_id == 201))
     assert m is not None and m.status == MembershipStatus.PENDING
     # the pending member is not yet a member

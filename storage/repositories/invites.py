@@ -32,7 +32,9 @@ async def create(
 
 
 async def get_by_code(session: AsyncSession, code: str) -> Invite | None:
-    return await session.scalar(select(Invite).where(Invite.code == code))
+    return await session.scalar(
+        select(Invite).where(Invite.code == code).execution_options(populate_existing=True)
+    )
 
 
 async def get(session: AsyncSession, invite_id: int) -> Invite | None:

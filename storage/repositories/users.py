@@ -16,6 +16,7 @@ async def get_by_tg_id(session: AsyncSession, tg_id: int) -> User | None:
         select(User)
         .where(User.tg_id == tg_id)
         .options(selectinload(User.memberships).joinedload(Membership.network))
+        .execution_options(populate_existing=True)
     )
 
 

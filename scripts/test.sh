@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command of README.md, and what CI runs: installs the test extras into .venv,
+# then lint, types, catalogues and the whole test suite (unit, handler, PostgreSQL, e2e).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+.venv/bin/ruff check .
+.venv/bin/mypy bot storage handlers
+.venv/bin/python scripts/update_catalogs.py --check
+exec .venv/bin/python -m pytest "$@"
