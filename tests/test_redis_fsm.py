@@ -1,0 +1,64 @@
+"""With REDIS_URL set, dialog state lives in Redis (several bot processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+
+import pytest
+from aiogram.fsm.storage.redis import RedisStorage
+
+from bot.factory import create_dispatcher, create_fsm_storage
+from tests.conftest import Person, buttons
+from tests.helpers import make_invite, make_network
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+async def _ping() -> bool:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        return bool(await client.ping())
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    if not await _ping() and shutil.which("redis-server"):
+        subprocess.run(
+            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
+             "--save", "", "--appendonly", "no"],
+            capture_output=True, timeout=30,
+        )
+        for _ in range(20):
+            if await _ping():
+                break
+            await asyncio.sleep(0.25)
+    if not await _ping():
+        pytest.skip("Redis is not reachable at 127.0.0.1:6379 and could not be started")
+    return REDIS_URL
+
+
+async def test_dialog_state_in_redis(redis_url, settings, session_pool, session, bot):
+    settings = settings.model_copy(update={"redis_url": redis_url})
+    storage = create_fsm_storage(settings, session_pool)
+    assert isinstance(storage, RedisStorage)
+    network = await make_network(session)
+    invite = await make_invite(session, network.id)
+    first = Person(create_dispatcher(settings, session_pool, storage=storage), bot, 555)
+    await first.send(f"/start {invite.code}")
+    await first.press("lang:en")
+    # another process (another dispatcher, another storage client) carries on
+    other_storage = create_fsm_storage(settings, session_pool)
+    second = Person(create_dispatcher(settings, session_pool, storage=other_storage), bot, 555)
+    out = await second.send("Rana")
+    assert "sec:teacher" in [b[1] for b in buttons(out)]
+    await second.send("/cancel")
+    await storage.close()
+    await other_storage.close()
