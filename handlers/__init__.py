@@ -4,11 +4,32 @@ from __future__ import annotations
 
 from aiogram import F, Router
 
-from handlers import cancel, common, errors, fallback, invites, members, privacy, registration
+from handlers import (
+    cancel,
+    common,
+    errors,
+    events,
+    fallback,
+    invites,
+    members,
+    privacy,
+    registration,
+    reports,
+)
 
 # Order matters: /cancel first, dialog callbacks (registration) before the general ones,
 # the fallback last.
-MODULES = (cancel, registration, common, invites, members, privacy, fallback)
+MODULES = (
+    cancel,
+    registration,
+    common,
+    invites,
+    members,
+    privacy,
+    events,
+    reports,
+    fallback,
+)
 
 
 def get_routers() -> list[Router]:
