@@ -21,11 +21,15 @@ COMMANDS = (
     ("join", __("Join a network with a code"), Level.STRANGER),
     ("help", __("What I can do for you"), Level.STRANGER),
     ("language", __("Change the language"), Level.STRANGER),
+    ("report", __("Report an activity"), Level.MEMBER),
+    ("myreports", __("My recent reports"), Level.MEMBER),
     ("mydata", __("Everything stored about me"), Level.MEMBER),
     ("leave", __("Leave a network and erase my data"), Level.MEMBER),
     ("cancel", __("Stop what we are doing"), Level.STRANGER),
     ("invite", __("Make an invite link"), Level.COORDINATOR),
     ("members", __("Members of my networks"), Level.COORDINATOR),
+    ("reports", __("Reports of my networks"), Level.COORDINATOR),
+    ("export", __("Export reports as CSV and Excel"), Level.COORDINATOR),
 )
 COMMAND_LEVEL = {name: level for name, _desc, level in COMMANDS}
 
@@ -42,7 +46,7 @@ def _menu(level: Level) -> list[BotCommand]:
 async def set_default_menus(bot: Bot, i18n: I18n) -> None:
     """The menu strangers see, in each language Telegram clients may ask for."""
     for locale in (None, *SUPPORTED_LOCALES):
-        with i18n.use_locale(locale or i18n.default_locale):
+        with i18n.context(), i18n.use_locale(locale or i18n.default_locale):
             await bot.set_my_commands(
                 _menu(Level.STRANGER), scope=BotCommandScopeDefault(), language_code=locale
             )
@@ -50,7 +54,7 @@ async def set_default_menus(bot: Bot, i18n: I18n) -> None:
 
 async def set_chat_menu(bot: Bot, i18n: I18n, chat_id: int, level: Level, locale: str) -> None:
     """One person's menu: their role's commands in their chosen language."""
-    with i18n.use_locale(locale):
+    with i18n.context(), i18n.use_locale(locale):
         try:
             await bot.set_my_commands(_menu(level), scope=BotCommandScopeChat(chat_id=chat_id))
         except TelegramAPIError as exc:  # the menu is a convenience; never fail a dialog on it

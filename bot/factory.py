@@ -11,6 +11,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -77,7 +78,10 @@ def create_dispatcher(
             await session.commit()
         if pruned:
             log.info("forgot %d old update ids", pruned)
-        await set_default_menus(bot, i18n)
+        try:
+            await set_default_menus(bot, i18n)
+        except TelegramAPIError as exc:  # the menu is a convenience: never refuse to start
+            log.warning("could not set the command menus: %s", exc)
         me = await bot.me()
         log.info("prevnet is up as @%s", me.username)
 
