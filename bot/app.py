@@ -24,7 +24,7 @@ async def run(settings: Settings) -> None:
         await upgrade(engine)
         session_pool = create_session_pool(engine)
         bot = create_bot(settings)
-        dp = create_dispatcher(settings, session_pool)
+        dp = create_dispatcher(settings, session_pool, bot)
         if settings.webhook_url:
             await _run_webhook(settings, bot, dp)
         else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiogram.filters.callback_data import CallbackData
 
 from storage.models import Role, Sector
+from storage.models_events import Answer
 
 
 class LangCb(CallbackData, prefix="lang"):
@@ -49,3 +50,149 @@ class RevokeCb(CallbackData, prefix="invrev"):
 class LeaveCb(CallbackData, prefix="leave"):
     network_id: int
     ok: bool
+
+
+# Reports (issue 5). Short prefixes: these carry ids and filters within 64 bytes.
+class RepTypeCb(CallbackData, prefix="rt"):
+    """Activity type chosen in the report dialog."""
+
+    t: str
+
+
+class RepDateCb(CallbackData, prefix="rd"):
+    days_ago: int
+
+
+class RepNumCb(CallbackData, prefix="rn"):
+    n: int
+
+
+class RepAgeCb(CallbackData, prefix="ra"):
+    """Age group chosen; "none" skips the question."""
+
+    a: str
+
+
+class RepFormCb(CallbackData, prefix="rf"):
+    """A step of the report dialog: skip the file, submit, cancel, or change one field."""
+
+    action: str
+
+
+class RepStartCb(CallbackData, prefix="rnew"):
+    """Starts /report (the nudge's button), in a given network (0: ask if several)."""
+
+    network_id: int = 0
+
+
+class RepMineCb(CallbackData, prefix="rm"):
+    """A member's own report: edit, withdraw, confirm the withdrawal, keep it."""
+
+    report_id: int
+    action: str
+
+
+class RepListCb(CallbackData, prefix="rl"):
+    """A coordinator's list: network, page, type filter ("" all), period in days (0 all)."""
+
+    network_id: int
+    page: int = 0
+    t: str = ""
+    days: int = 0
+
+
+class RepTypeMenuCb(CallbackData, prefix="rtm"):
+    """The type filter's choices for a coordinator's list."""
+
+    network_id: int
+    days: int = 0
+
+
+class RepViewCb(CallbackData, prefix="rv"):
+    report_id: int
+
+
+class RepReviewCb(CallbackData, prefix="rr"):
+    """Mark a report reviewed ("ok") or flag it with a note ("flag")."""
+
+    report_id: int
+    action: str
+
+
+class RepExportCb(CallbackData, prefix="rx"):
+    """Export a network's reports for a period ("" asks which one)."""
+
+    network_id: int
+    period: str = ""
+
+
+class RepSetCb(CallbackData, prefix="rset"):
+    """Report settings of a network: a key and its new value ("show" just shows them)."""
+
+    network_id: int
+    key: str = "show"
+    value: int = 0
+
+
+# Events (handlers/events.py, bot/services/events.py).
+class RsvpCb(CallbackData, prefix="rsvp"):
+    event_id: int
+    answer: Answer
+
+
+class EventCb(CallbackData, prefix="ev"):
+    """An action on one event: show, who, edit, time, place, cancel, cancel_ok, attend."""
+
+    action: str
+    event_id: int
+
+
+class AttendCb(CallbackData, prefix="att"):
+    event_id: int
+    user_id: int
+
+
+class NewEventCb(CallbackData, prefix="nev"):
+    """A button of the /newevent dialog: kind, day, hour, length, skip, confirm."""
+
+    step: str
+    value: str = ""
+
+
+class OffsetCb(CallbackData, prefix="remoff"):
+    """Toggle one reminder offset (minutes) of a network; 0 asks to type them."""
+
+    network_id: int
+    minutes: int
+
+
+class AckCb(CallbackData, prefix="ack"):
+    """"Understood" under a broadcast: the delivery row's id."""
+
+    delivery_id: int
+
+
+# The outbox fills in each delivery's id (bot/services/delivery.py payload buttons).
+ACK_TEMPLATE = "ack:{delivery_id}"
+
+
+class BcNetCb(CallbackData, prefix="bcnet"):
+    """An admin toggles a network in a multi-network broadcast."""
+
+    network_id: int
+
+
+class BcAudCb(CallbackData, prefix="bcaud"):
+    audience: str  # all / coordinators / sectors
+
+
+class BcSecCb(CallbackData, prefix="bcsec"):
+    sector: Sector
+
+
+class BcStepCb(CallbackData, prefix="bcgo"):
+    action: str  # networks_done / sectors_done / send / schedule / cancel
+
+
+class BcCancelCb(CallbackData, prefix="bccan"):
+    broadcast_id: int

@@ -21,6 +21,7 @@ COMMANDS = (
     ("join", __("Join a network with a code"), Level.STRANGER),
     ("help", __("What I can do for you"), Level.STRANGER),
     ("language", __("Change the language"), Level.STRANGER),
+    ("events", __("Coming meetings and trainings"), Level.MEMBER),
     ("report", __("Report an activity"), Level.MEMBER),
     ("myreports", __("My recent reports"), Level.MEMBER),
     ("mydata", __("Everything stored about me"), Level.MEMBER),
@@ -28,8 +29,12 @@ COMMANDS = (
     ("cancel", __("Stop what we are doing"), Level.STRANGER),
     ("invite", __("Make an invite link"), Level.COORDINATOR),
     ("members", __("Members of my networks"), Level.COORDINATOR),
+    ("newevent", __("Plan a meeting, training or workshop"), Level.COORDINATOR),
+    ("broadcast", __("Send an update to the network"), Level.COORDINATOR),
+    ("broadcasts", __("Recent broadcasts and their counts"), Level.COORDINATOR),
     ("reports", __("Reports of my networks"), Level.COORDINATOR),
     ("export", __("Export reports as CSV and Excel"), Level.COORDINATOR),
+    ("settings", __("Network settings (event reminders)"), Level.COORDINATOR),
 )
 COMMAND_LEVEL = {name: level for name, _desc, level in COMMANDS}
 

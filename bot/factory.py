@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from datetime import timedelta
 
@@ -20,6 +21,9 @@ from bot.commands import set_default_menus
 from bot.config import Settings
 from bot.i18n import UserLocaleMiddleware, create_i18n
 from bot.middlewares import ActorMiddleware, DbSessionMiddleware, DedupMiddleware
+from bot.scheduler import AppContext, create_scheduler, job_setups
+from bot.services import broadcasts
+from bot.services.delivery import DeliveryEngine
 from handlers import get_routers
 from storage.fsm import SqlStorage
 from storage.models import utcnow
@@ -54,17 +58,30 @@ def create_fsm_storage(
 def create_dispatcher(
     settings: Settings,
     session_pool: async_sessionmaker[AsyncSession],
+    bot: Bot,
     *,
     i18n: I18n | None = None,
     storage: BaseStorage | None = None,
 ) -> Dispatcher:
-    """All routers, middlewares and services, wired once."""
+    """All routers, middlewares and services, wired once.
+
+    Long-lived services live in the dispatcher's workflow data, so handlers receive them as
+    arguments: `settings`, `session_pool`, `i18n`, `delivery` (the outbox for mass sends)
+    and `scheduler`. The delivery engine and the scheduler run between the dispatcher's
+    startup and shutdown; tests that feed updates without starting it call
+    `delivery.run_until_idle()` to flush what was queued.
+    """
     i18n = i18n or create_i18n(settings.default_locale)
+    delivery = DeliveryEngine(bot, session_pool, rate=settings.broadcast_rate)
+    delivery.on_job_progress = broadcasts.progress_reporter(bot, i18n, session_pool)
+    scheduler = create_scheduler()
     dp = Dispatcher(
         storage=storage or create_fsm_storage(settings, session_pool),
         settings=settings,
         session_pool=session_pool,
         i18n=i18n,
+        delivery=delivery,
+        scheduler=scheduler,
     )
     dp.update.outer_middleware(DedupMiddleware(session_pool))
     dp.update.outer_middleware(DbSessionMiddleware(session_pool))
@@ -82,8 +99,28 @@ def create_dispatcher(
             await set_default_menus(bot, i18n)
         except TelegramAPIError as exc:  # the menu is a convenience: never refuse to start
             log.warning("could not set the command menus: %s", exc)
+        await delivery.start()
+        context = AppContext(
+            bot=bot,
+            session_pool=session_pool,
+            settings=settings,
+            i18n=i18n,
+            scheduler=scheduler,
+            delivery=delivery,
+        )
+        for setup in job_setups():
+            result = setup(context)
+            if inspect.isawaitable(result):
+                await result
+        scheduler.start()
         me = await bot.me()
         log.info("prevnet is up as @%s", me.username)
 
+    async def on_shutdown() -> None:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        await delivery.stop()
+
     dp.startup.register(on_startup)
+    dp.shutdown.register(on_shutdown)
     return dp

@@ -63,7 +63,8 @@ class ActorMiddleware(BaseMiddleware):
             return await handler(event, data)
         session: AsyncSession = data["session"]
         user = await users.get_by_tg_id(session, tg_user.id)
-        if user is not None and user.unreachable_since is not None:
+        blocking = isinstance(event, Update) and event.my_chat_member is not None
+        if user is not None and user.unreachable_since is not None and not blocking:
             # They wrote to us, so they have unblocked the bot.
             await users.clear_unreachable(session, user.id)
             user.unreachable_since = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import F, Router
 
 from handlers import (
+    broadcast,
     cancel,
     common,
     errors,
@@ -26,6 +27,7 @@ MODULES = (
     invites,
     members,
     privacy,
+    broadcast,
     events,
     reports,
     fallback,

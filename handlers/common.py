@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Bot, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,3 +57,17 @@ async def set_language(
             language=LANGUAGE_NAMES[code]
         ))
         await set_chat_menu(bot, i18n, actor.tg_id, actor.level, code)
+
+
+@router.my_chat_member()
+async def blocked_or_unblocked(
+    event: ChatMemberUpdated, session: AsyncSession, actor: Actor
+) -> None:
+    """Telegram tells us when a person blocks (kicked) or unblocks (member) the bot."""
+    if event.chat.type != "private":
+        return
+    status = event.new_chat_member.status
+    if status in {"kicked", "left"}:
+        await profile.set_reachable(session, actor, reachable=False)
+    elif status == "member":
+        await profile.set_reachable(session, actor, reachable=True)

@@ -57,8 +57,16 @@ def bot() -> MockedBot:
 
 
 @pytest.fixture
-def dp(settings: Settings, session_pool: async_sessionmaker[AsyncSession]) -> Dispatcher:
-    return create_dispatcher(settings, session_pool)
+def dp(
+    settings: Settings, session_pool: async_sessionmaker[AsyncSession], bot: MockedBot
+) -> Dispatcher:
+    return create_dispatcher(settings, session_pool, bot)
+
+
+@pytest.fixture
+def delivery(dp: Dispatcher):  # type: ignore[no-untyped-def]
+    """The dispatcher's delivery engine; `await delivery.run_until_idle()` flushes sends."""
+    return dp["delivery"]
 
 
 _update_ids = itertools.count(1)
@@ -83,18 +91,25 @@ class Person:
         await self.dp.feed_update(self.bot, update)
         return self.bot.take_requests()
 
-    def message(self, text: str) -> Message:
+    def message(self, text: str | None = None, **fields: Any) -> Message:
         return Message(
             message_id=next(self._message_ids),
             date=datetime.now(UTC),
             chat=self.chat,
             from_user=self.user,
             text=text,
+            **fields,
         )
 
-    async def send(self, text: str, update_id: int | None = None) -> list[TelegramMethod[Any]]:
+    async def send(
+        self, text: str, update_id: int | None = None, **fields: Any
+    ) -> list[TelegramMethod[Any]]:
         uid = update_id if update_id is not None else next(_update_ids)
-        return await self.feed(Update(update_id=uid, message=self.message(text)))
+        return await self.feed(Update(update_id=uid, message=self.message(text, **fields)))
+
+    async def send_media(self, **fields: Any) -> list[TelegramMethod[Any]]:
+        """A message without text: photo=[PhotoSize...], document=Document(...), caption=..."""
+        return await self.feed(Update(update_id=next(_update_ids), message=self.message(**fields)))
 
     async def press(
         self, data: str, message_id: int = 1, message_text: str = "…"

@@ -51,12 +51,14 @@ async def test_dialog_state_in_redis(redis_url, settings, session_pool, session,
     assert isinstance(storage, RedisStorage)
     network = await make_network(session)
     invite = await make_invite(session, network.id)
-    first = Person(create_dispatcher(settings, session_pool, storage=storage), bot, 555)
+    first = Person(create_dispatcher(settings, session_pool, bot, storage=storage), bot, 555)
     await first.send(f"/start {invite.code}")
     await first.press("lang:en")
     # another process (another dispatcher, another storage client) carries on
     other_storage = create_fsm_storage(settings, session_pool)
-    second = Person(create_dispatcher(settings, session_pool, storage=other_storage), bot, 555)
+    second = Person(
+        create_dispatcher(settings, session_pool, bot, storage=other_storage), bot, 555
+    )
     out = await second.send("Rana")
     assert "sec:teacher" in [b[1] for b in buttons(out)]
     await second.send("/cancel")

@@ -111,7 +111,7 @@ async def test_dialog_survives_a_restart(session, settings, session_pool, bot, p
     invite = await make_invite(session, network.id)
     await person(107).send(f"/start {invite.code}")
     await person(107).press("lang:en")
-    restarted = Person(create_dispatcher(settings, session_pool), bot, 107)
+    restarted = Person(create_dispatcher(settings, session_pool, bot), bot, 107)
     out = await restarted.send("Rana")
     assert "sec:teacher" in [b[1] for b in buttons(out)]
 

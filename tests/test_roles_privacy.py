@@ -179,3 +179,34 @@ async def test_unknown_command_and_stale_button(person):
     assert texts(out) == ["I do not know this command. Send /help to see what I can do."]
     out = await person(50).press("garbage:data")
     assert texts(out) == ["This button is no longer valid."]
+
+
+async def test_blocking_the_bot_marks_the_member_unreachable(session, person):
+    from aiogram.types import ChatMemberBanned, ChatMemberMember, ChatMemberUpdated, Update
+    from aiogram.types import User as TgUser
+
+    from tests.conftest import _update_ids
+
+    network = await make_network(session)
+    p = person(70)
+    await member_of(session, p, network)
+    bot_user = TgUser(id=42, is_bot=True, first_name="Prevnet")
+
+    def change(old, new):  # type: ignore[no-untyped-def]
+        return Update(update_id=next(_update_ids), my_chat_member=ChatMemberUpdated(
+            chat=p.chat, from_user=p.user, date=0, old_chat_member=old, new_chat_member=new,
+        ))
+
+    member = ChatMemberMember(user=bot_user)
+    kicked = ChatMemberBanned(user=bot_user, until_date=0)
+    await p.feed(change(member, kicked))
+    user = await session.scalar(select(User).where(User.tg_id == 70))
+    await session.refresh(user)
+    assert user is not None and user.unreachable_since is not None
+    await p.feed(change(kicked, member))
+    await session.refresh(user)
+    assert user.unreachable_since is None
+    await p.feed(change(member, kicked))
+    await p.send("/help")  # writing again means they unblocked
+    await session.refresh(user)
+    assert user.unreachable_since is None
