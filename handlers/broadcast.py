@@ -393,9 +393,9 @@ async def history(message: Message, session: AsyncSession, actor: Actor, i18n: I
             ).format(
                 head=head,
                 delivered=totals.delivered,
-                total=broadcast.job.total,
+                total=broadcast.job.total + broadcast.job.skipped,
                 understood=totals.understood,
-                blocked=totals.blocked,
+                blocked=totals.blocked + broadcast.job.skipped,
                 failed=totals.failed,
             )
         )

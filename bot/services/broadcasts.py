@@ -207,11 +207,11 @@ async def acknowledge(session: AsyncSession, delivery_id: int, tg_id: int) -> bo
     return ok
 
 
-def progress_text(p: JobProgress | Totals, total: int, done: bool) -> str:
-    if isinstance(p, JobProgress):
-        delivered, understood, blocked, failed = p.sent, p.acked, p.blocked, p.failed
-    else:
-        delivered, understood, blocked, failed = p.delivered, p.understood, p.blocked, p.failed
+def progress_text(p: JobProgress, done: bool) -> str:
+    """The author's live summary. People already known to have blocked the bot were left
+    out of the job (skipped) and count as "blocked" with those found blocked now."""
+    delivered, understood, failed = p.sent, p.acked, p.failed
+    blocked, total = p.blocked + p.skipped, p.total + p.skipped
     head = _("Broadcast sent.") if done else _("Sending…")
     return _(
         "{head}\nDelivered: {delivered} of {total}\nUnderstood: {understood}\n"
@@ -237,7 +237,7 @@ def progress_reporter(
                     select(User.language).where(User.id == p.author_id)
                 )
         with i18n.context(), i18n.use_locale(language or i18n.default_locale):
-            text = progress_text(p, p.total, p.done)
+            text = progress_text(p, p.done)
         try:
             await bot.edit_message_text(
                 text=text, chat_id=p.progress_chat_id, message_id=p.progress_message_id
