@@ -66,9 +66,10 @@ class Prevnet:
             *prevnet_command(), "run", cwd=self.cwd, env=self.env,
             stdout=self._log_file, stderr=asyncio.subprocess.STDOUT,
         )
-        # Up when it starts polling (a long poll shows in the fake's call log only once done).
+        # Up when it polls or listens (a long poll shows in the fake's call log only when done).
         for _ in range(300):
-            if "Run polling" in self.log()[offset:]:
+            fresh = self.log()[offset:]
+            if "Run polling" in fresh or "webhook listening" in fresh:
                 return
             if self.process.returncode is not None:
                 break
