@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.commands import set_default_menus
 from bot.config import Settings
 from bot.i18n import UserLocaleMiddleware, create_i18n
-from bot.middlewares import ActorMiddleware, DbSessionMiddleware, DedupMiddleware
+from bot.middlewares import ActorMiddleware, DbSessionMiddleware
 from bot.scheduler import AppContext, create_scheduler, job_setups
 from bot.services import broadcasts
 from bot.services.delivery import DeliveryEngine
@@ -83,7 +83,6 @@ def create_dispatcher(
         delivery=delivery,
         scheduler=scheduler,
     )
-    dp.update.outer_middleware(DedupMiddleware(session_pool))
     dp.update.outer_middleware(DbSessionMiddleware(session_pool))
     dp.update.outer_middleware(ActorMiddleware(settings))
     UserLocaleMiddleware(i18n).setup(dp)

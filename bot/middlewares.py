@@ -12,38 +12,29 @@ from aiogram.types import User as TgUser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.ledger import UpdateLedger
 from bot.services.access import Actor
-from storage.models import utcnow
-from storage.repositories import updates, users
+from storage.repositories import users
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
-class DedupMiddleware(BaseMiddleware):
-    """Handle each update_id once, even when long polling delivers it again."""
+class DbSessionMiddleware(BaseMiddleware):
+    """Each update_id once (bot/ledger.py), then one database session per update, in
+    data["session"]. The update_id is committed before any handler runs, so an update that
+    long polling delivers again after a restart is skipped, even if its handler failed.
+    """
 
     def __init__(self, session_pool: async_sessionmaker[AsyncSession]) -> None:
         self.session_pool = session_pool
+        self.ledger = UpdateLedger(session_pool)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
-        async with self.session_pool() as session:
-            fresh = await updates.claim(session, event.update_id, utcnow())
-            await session.commit()
-        if not fresh:
+        if not await self.ledger.claim(event.update_id):
             log.info("update %s already handled; skipped", event.update_id)
             return None
-        return await handler(event, data)
-
-
-class DbSessionMiddleware(BaseMiddleware):
-    """One database session per update, in data["session"]."""
-
-    def __init__(self, session_pool: async_sessionmaker[AsyncSession]) -> None:
-        self.session_pool = session_pool
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with self.session_pool() as session:
             data["session"] = session
             result = await handler(event, data)

@@ -1,7 +1,13 @@
-"""aiogram FSM storage in the database, so dialogs survive a restart without Redis."""
+"""aiogram FSM storage in the database, so dialogs survive a restart without Redis.
+
+aiogram reads the state of every update, so reads are served from a bounded in-process
+cache that every write goes through: this storage is for one bot process (several
+processes keep their state in Redis: REDIS_URL)."""
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import FsmRecord, utcnow
+
+Entry = tuple[str | None, dict[str, Any]]
 
 
 def _key(key: StorageKey) -> str:
@@ -27,47 +35,77 @@ def _key(key: StorageKey) -> str:
 
 
 class SqlStorage(BaseStorage):
-    def __init__(self, session_pool: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_pool: async_sessionmaker[AsyncSession], cache_size: int = 10_000
+    ) -> None:
         self._pool = session_pool
+        self._cache: OrderedDict[str, Entry] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _remember(self, k: str, entry: Entry) -> None:
+        self._cache[k] = entry
+        self._cache.move_to_end(k)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    async def _read(self, k: str) -> Entry:
+        cached = self._cache.get(k)
+        if cached is not None:
+            self._cache.move_to_end(k)
+            return cached
+        async with self._pool() as session:
+            row = (
+                await session.execute(
+                    select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == k)
+                )
+            ).first()
+        entry: Entry = (row[0], dict(row[1] or {})) if row else (None, {})
+        self._remember(k, entry)
+        return entry
 
     async def _write(self, key: StorageKey, **values: Any) -> None:
         k = _key(key)
+        old_state, old_data = await self._read(k)
+        state = values.get("state", old_state)
+        data = values.get("data", old_data)
+        if (state, data) == (old_state, old_data):
+            return
         async with self._pool() as session:
-            record = await session.get(FsmRecord, k)
-            state = values.get("state", record.state if record else None)
-            data = values.get("data", record.data if record else {})
             if state is None and not data:
-                if record is not None:
-                    await session.execute(delete(FsmRecord).where(FsmRecord.key == k))
-                    await session.commit()
-                return
-            if record is None:
-                session.add(FsmRecord(key=k, **values))
-                try:
-                    await session.commit()
-                    return
-                except IntegrityError:
-                    await session.rollback()
-            await session.execute(
-                update(FsmRecord).where(FsmRecord.key == k).values(updated_at=utcnow(), **values)
-            )
-            await session.commit()
+                await session.execute(delete(FsmRecord).where(FsmRecord.key == k))
+            else:
+                done = await session.execute(
+                    update(FsmRecord)
+                    .where(FsmRecord.key == k)
+                    .values(state=state, data=data, updated_at=utcnow())
+                )
+                if not done.rowcount:  # type: ignore[attr-defined]
+                    session.add(FsmRecord(key=k, state=state, data=data))
+            try:
+                await session.commit()
+            except IntegrityError:  # created meanwhile: write over it
+                await session.rollback()
+                await session.execute(
+                    update(FsmRecord)
+                    .where(FsmRecord.key == k)
+                    .values(state=state, data=data, updated_at=utcnow())
+                )
+                await session.commit()
+        self._remember(k, (state, copy.deepcopy(dict(data))))
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
         await self._write(key, state=value)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        async with self._pool() as session:
-            return await session.scalar(select(FsmRecord.state).where(FsmRecord.key == _key(key)))
+        return (await self._read(_key(key)))[0]
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         await self._write(key, data=dict(data))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        async with self._pool() as session:
-            data = await session.scalar(select(FsmRecord.data).where(FsmRecord.key == _key(key)))
-        return dict(data or {})
+        # A deep copy: a handler that changes a list it read must not change the cache.
+        return copy.deepcopy((await self._read(_key(key)))[1])
 
     async def close(self) -> None:
-        return None
+        self._cache.clear()

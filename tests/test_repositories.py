@@ -119,6 +119,7 @@ async def test_update_dedup_and_unreachable(pool):
     now = utcnow()
     async with pool() as session:
         assert await updates.claim(session, 10, now)
+        await session.commit()
         assert not await updates.claim(session, 10, now)
         assert await updates.claim(session, 11, now)
         await session.commit()
@@ -148,3 +149,13 @@ async def test_sql_fsm_storage(pool):
     await storage.set_state(key, None)
     await storage.set_data(key, {})
     assert await storage.get_data(key) == {} and await storage.get_state(key) is None
+
+
+async def test_sql_fsm_storage_is_not_changed_through_what_it_returned(pool):
+    storage = SqlStorage(pool)
+    key = StorageKey(bot_id=1, chat_id=3, user_id=3)
+    await storage.set_data(key, {"networks": [1]})
+    got = await storage.get_data(key)
+    got["networks"].append(2)  # a handler toggling a choice
+    await storage.set_data(key, got)
+    assert (await SqlStorage(pool).get_data(key))["networks"] == [1, 2]  # written through

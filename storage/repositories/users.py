@@ -5,19 +5,20 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from storage.models import Membership, User
 
 
 async def get_by_tg_id(session: AsyncSession, tg_id: int) -> User | None:
-    """The user with their memberships and networks, in one round of queries."""
-    return await session.scalar(
+    """The user with their memberships and networks, in one query."""
+    result = await session.execute(
         select(User)
         .where(User.tg_id == tg_id)
-        .options(selectinload(User.memberships).joinedload(Membership.network))
+        .options(joinedload(User.memberships).joinedload(Membership.network))
         .execution_options(populate_existing=True)
     )
+    return result.unique().scalar_one_or_none()
 
 
 async def get_or_create(session: AsyncSession, tg_id: int) -> User:
