@@ -300,10 +300,13 @@ async def got_time(
 ) -> None:
     network = await _first_network(session, actor, await state.get_data())
     now = utcnow()
+    tz = ZoneInfo(network.timezone)
     try:
-        due_at = parse_local_datetime((message.text or "").strip(), ZoneInfo(network.timezone))
+        due_at = parse_local_datetime((message.text or "").strip(), tz)
     except EventError:
-        await message.answer(_("Please write it as YYYY-MM-DD HH:MM, for example 2026-03-01 18:30."))
+        await message.answer(
+            _("Please write it as YYYY-MM-DD HH:MM, for example 2026-03-01 18:30.")
+        )
         return
     if due_at <= now + timedelta(minutes=1):
         await message.answer(_("That time has passed. Please send a time in the future."))
@@ -311,8 +314,7 @@ async def got_time(
     if due_at - now > MAX_AHEAD:
         await message.answer(_("Please choose a time within the next 60 days."))
         return
-    await _send(message, state, session, actor, delivery, i18n, settings, due_at=due_at,
-                tz=ZoneInfo(network.timezone))
+    await _send(message, state, session, actor, delivery, i18n, settings, due_at=due_at, tz=tz)
 
 
 async def _send(
@@ -338,10 +340,8 @@ async def _send(
     else:
         when = format_datetime(due_at.astimezone(tz), "medium", locale=i18n.current_locale)
         note = _("Scheduled for {when}. I will report here when it goes out.").format(when=when)
-    chat = event.message.chat if isinstance(event, CallbackQuery) else event.chat
-    if chat is None:  # pragma: no cover - a callback always has its message here
-        return
-    progress_message = await event.bot.send_message(chat.id, note)  # type: ignore[union-attr]
+    chat_id = event.from_user.id if event.from_user else 0  # a private chat: the user's id
+    progress_message = await event.bot.send_message(chat_id, note)  # type: ignore[union-attr]
     await state.clear()
     await broadcasts.send(
         session,
@@ -351,7 +351,7 @@ async def _send(
         audience=_audience(data),
         content=content,
         due_at=due_at,
-        progress=(chat.id, progress_message.message_id),
+        progress=(chat_id, progress_message.message_id),
         default_locale=settings.default_locale,
     )
     if isinstance(event, CallbackQuery) and isinstance(event.message, Message):

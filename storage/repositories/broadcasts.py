@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, distinct, func, select
@@ -34,8 +35,11 @@ class Audience:
         }
 
 
-def _members(audience: Audience) -> Select[Any]:
-    query = (
+Members = Select[int, int, str | None, datetime | None]  # id, tg_id, language, unreachable
+
+
+def _members(audience: Audience) -> Members:
+    query: Members = (
         select(User.id, User.tg_id, User.language, User.unreachable_since)
         .join(Membership, Membership.user_id == User.id)
         .where(
