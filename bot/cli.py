@@ -7,6 +7,8 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -53,6 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--uses", type=int, default=1, help="how many people may use it (default 1)")
     p.add_argument("--expires", type=int, default=7, metavar="DAYS", help="default 7 days")
     p.set_defaults(func=cmd_invite)
+
+    export = sub.add_parser("export", help="export data").add_subparsers(
+        dest="export_cmd", required=True
+    )
+    p = export.add_parser("reports", help="write one network's activity reports to a file")
+    p.add_argument("--network", required=True, metavar="SLUG")
+    p.add_argument("--since", type=_day, metavar="DATE", help="first activity date, YYYY-MM-DD")
+    p.add_argument("--until", type=_day, metavar="DATE", help="last activity date, YYYY-MM-DD")
+    p.add_argument("--format", required=True, choices=("csv", "xlsx"))
+    p.add_argument("--output", required=True, metavar="FILE")
+    p.add_argument("--locale", choices=SUPPORTED_LOCALES, help="default: the network's")
+    p.set_defaults(func=cmd_export_reports)
     return parser
 
 
@@ -152,6 +166,66 @@ async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
             print(f"members can send: /join {invite.code}")
         print(f"network: {network.slug}, role: {invite.role}, uses: {invite.max_uses}, "
               f"expires: {invite.expires_at:%Y-%m-%d %H:%M} UTC")
+        return 0
+
+    return await _with_db(settings, work)
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date as YYYY-MM-DD") from None
+
+
+def _output_file(name: str) -> Path:
+    output = Path(name)
+    if not output.parent.is_dir():
+        raise CliError(f"cannot write {output}: the folder {output.parent} does not exist")
+    if output.is_dir():
+        raise CliError(f"cannot write {output}: it is a folder")
+    return output
+
+
+def _write_file(output: Path, content: bytes) -> None:
+    """Write through a temporary file, so a reader never sees half a file."""
+    tmp = output.with_name(f".{output.name}.tmp")
+    try:
+        tmp.write_bytes(content)
+        tmp.replace(output)
+    except OSError as exc:
+        raise CliError(f"cannot write {output}: {exc.strerror or exc}") from exc
+
+
+async def cmd_export_reports(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.i18n import create_i18n
+    from bot.services import reports
+    from storage.models import utcnow
+    from storage.repositories import networks
+
+    output = _output_file(args.output)
+    if args.since and args.until and args.since > args.until:
+        raise CliError("--since must not be after --until")
+
+    async def work(session: object) -> int:
+        network = await networks.get_by_slug(session, args.network)  # type: ignore[arg-type]
+        if network is None:
+            raise CliError(f"unknown network {args.network!r}: see `prevnet network list`")
+        locale = args.locale or network.locale
+        i18n = create_i18n(settings.default_locale)
+        with i18n.context(), i18n.use_locale(locale):
+            export = await reports.export_reports(
+                session,  # type: ignore[arg-type]
+                network_id=network.id,
+                since=args.since,
+                until=args.until,
+                formats=(args.format,),
+                locale=locale,
+                actor=None,
+                now=utcnow(),
+            )
+        _write_file(output, export.files[args.format])
+        print(f"wrote {export.count} reports of {network.slug} to {output}")
         return 0
 
     return await _with_db(settings, work)

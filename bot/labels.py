@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram.utils.i18n import lazy_gettext as __
 
 from storage.models import MembershipStatus, Role, Sector
+from storage.models_events import Answer, EventKind
 
 SECTOR_LABELS = {
     Sector.TEACHER: __("Teacher"),
@@ -41,5 +42,85 @@ def sector_label(value: str) -> str:
 def role_label(value: str) -> str:
     try:
         return str(ROLE_LABELS[Role(value)])
+    except ValueError:
+        return value
+
+
+# Reports (issue 5).
+from storage.models_reports import ActivityType, AgeGroup, ReportStatus  # noqa: E402
+
+ACTIVITY_LABELS = {
+    ActivityType.WORKSHOP: __("Workshop"),
+    ActivityType.AWARENESS: __("Awareness session"),
+    ActivityType.CULTURE: __("Sports, arts or culture"),
+    ActivityType.DIALOGUE: __("Dialogue session"),
+    ActivityType.MENTORING: __("Mentoring"),
+    ActivityType.REFERRAL: __("Referral or case support"),
+    ActivityType.TRAINING: __("Training attended"),
+    ActivityType.OTHER: __("Other activity"),
+}
+
+AGE_LABELS = {
+    AgeGroup.CHILDREN: __("Children (under 12)"),
+    AgeGroup.ADOLESCENTS: __("Adolescents (12–17)"),
+    AgeGroup.YOUTH: __("Young people (18–29)"),
+    AgeGroup.ADULTS: __("Adults (30 and over)"),
+    AgeGroup.MIXED: __("Mixed ages"),
+}
+
+REPORT_STATUS_LABELS = {
+    ReportStatus.NEW: __("new"),
+    ReportStatus.REVIEWED: __("reviewed"),
+    ReportStatus.FLAGGED: __("flagged"),
+}
+
+
+def activity_label(value: str) -> str:
+    try:
+        return str(ACTIVITY_LABELS[ActivityType(value)])
+    except ValueError:
+        return value
+
+
+def age_label(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return str(AGE_LABELS[AgeGroup(value)])
+    except ValueError:
+        return value
+
+
+def report_status_label(value: str) -> str:
+    try:
+        return str(REPORT_STATUS_LABELS[ReportStatus(value)])
+    except ValueError:
+        return value
+
+
+# Events.
+EVENT_KIND_LABELS = {
+    EventKind.MEETING: __("Meeting"),
+    EventKind.TRAINING: __("Training"),
+    EventKind.WORKSHOP: __("Workshop"),
+}
+
+ANSWER_LABELS = {
+    Answer.GOING: __("Going"),
+    Answer.MAYBE: __("Maybe"),
+    Answer.NO: __("Not going"),
+}
+
+
+def event_kind_label(value: str) -> str:
+    try:
+        return str(EVENT_KIND_LABELS[EventKind(value)])
+    except ValueError:
+        return value
+
+
+def answer_label(value: str) -> str:
+    try:
+        return str(ANSWER_LABELS[Answer(value)])
     except ValueError:
         return value

@@ -90,9 +90,7 @@ async def show(bot: Bot, chat_id: int, content: Content) -> Message:
 
 
 def understood_labels(i18n: I18n) -> dict[str, str]:
-    return {
-        locale: i18n.gettext("✓ Understood", locale=locale) for locale in SUPPORTED_LOCALES
-    }
+    return {locale: i18n.gettext("✓ Understood", locale=locale) for locale in SUPPORTED_LOCALES}
 
 
 def _check(actor: Actor, audience: Audience) -> None:
@@ -134,9 +132,7 @@ async def send(
     payload = {
         "method": content.method,
         "params": content.params,
-        "buttons": [
-            [{"text": understood_labels(i18n), "callback_data": ACK_TEMPLATE}]
-        ],
+        "buttons": [[{"text": understood_labels(i18n), "callback_data": ACK_TEMPLATE}]],
     }
     author_id = actor.user.id if actor.user else None
     job = await delivery.enqueue(
@@ -193,7 +189,9 @@ async def cancel(
     done = await delivery.cancel(session, broadcast.job_id)
     if done:
         await audit.record(
-            session, "broadcast_cancel", actor_id=actor.user.id if actor.user else None,
+            session,
+            "broadcast_cancel",
+            actor_id=actor.user.id if actor.user else None,
             broadcast_id=broadcast_id,
         )
         await session.commit()
@@ -217,7 +215,11 @@ def progress_text(p: JobProgress, done: bool) -> str:
         "{head}\nDelivered: {delivered} of {total}\nUnderstood: {understood}\n"
         "Blocked the bot: {blocked}\nFailed: {failed}"
     ).format(
-        head=head, delivered=delivered, total=total, understood=understood, blocked=blocked,
+        head=head,
+        delivered=delivered,
+        total=total,
+        understood=understood,
+        blocked=blocked,
         failed=failed,
     )
 
@@ -233,9 +235,7 @@ def progress_reporter(
         language = None
         if p.author_id is not None:
             async with session_pool() as session:
-                language = await session.scalar(
-                    select(User.language).where(User.id == p.author_id)
-                )
+                language = await session.scalar(select(User.language).where(User.id == p.author_id))
         with i18n.context(), i18n.use_locale(language or i18n.default_locale):
             text = progress_text(p, p.done)
         try:

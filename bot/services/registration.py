@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.access import AccessDenied, Actor
 from storage.models import Invite, Membership, MembershipStatus, Network, Role, Sector, User
-from storage.repositories import audit, invites, memberships, networks, users
+from storage.repositories import audit, invites, memberships, networks, reports, users
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{4,64}$")
 NAME_MAX = 64
@@ -265,6 +265,7 @@ async def leave(session: AsyncSession, actor: Actor, network_id: int) -> bool:
 async def export_data(session: AsyncSession, user: User) -> dict[str, Any]:
     """Everything stored about one person, for /mydata."""
     entries = await audit.about_user(session, user.id)
+    own_reports = await reports.by_author(session, user.id)
     return {
         "telegram_user_id": user.tg_id,
         "display_name": user.display_name,
@@ -283,6 +284,21 @@ async def export_data(session: AsyncSession, user: User) -> dict[str, Any]:
                 "approved_at": _iso(m.approved_at),
             }
             for m in user.memberships
+        ],
+        "activity_reports": [
+            {
+                "reference": r.reference,
+                "network_id": r.network_id,
+                "date": r.activity_date.isoformat(),
+                "activity_type": r.activity_type,
+                "participants": r.participants,
+                "age_group": r.age_group,
+                "description": r.description,
+                "attachment": r.attachment_kind,
+                "status": r.status,
+                "created_at": _iso(r.created_at),
+            }
+            for r in own_reports
         ],
         "audit_log": [
             {
