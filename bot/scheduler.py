@@ -44,6 +44,6 @@ def create_scheduler() -> AsyncIOScheduler:
 
 def job_setups() -> tuple[JobSetup, ...]:
     """Each feature's `setup_jobs(ctx)`: registers its jobs (sync or async)."""
-    from bot.services import events, reports
+    from bot.services import digests, events, reports
 
-    return (events.setup_jobs, reports.setup_jobs)
+    return (events.setup_jobs, reports.setup_jobs, digests.setup_jobs)

@@ -8,6 +8,7 @@ from handlers import (
     broadcast,
     cancel,
     common,
+    digest,
     errors,
     events,
     fallback,
@@ -30,6 +31,7 @@ MODULES = (
     broadcast,
     events,
     reports,
+    digest,
     fallback,
 )
 

@@ -302,3 +302,4 @@ class BroadcastNetwork(Base):
 # Base.metadata for every user of storage.models (Alembic, the repositories, the tests).
 from storage import models_events as models_events  # noqa: E402
 from storage import models_reports as models_reports  # noqa: E402
+from storage import models_digests as models_digests  # noqa: E402
