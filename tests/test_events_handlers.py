@@ -1,0 +1,512 @@
+"""Events through the real dispatcher: /newevent with its refusals, RSVP taps, /events,
+answers and attendance, change and cancel, /settings, and every refusal to outsiders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageReplyMarkup,
+    SendDocument,
+    SendMessage,
+)
+from aiogram.types import PhotoSize
+from babel.dates import format_date
+from sqlalchemy import func, select
+
+from bot.callbacks import NewEventCb
+from bot.services import events
+from bot.services.delivery import DeliveryEngine
+from storage.models_events import Event, EventReminder, EventRsvp, EventSettings
+from storage.repositories import events as repo
+from tests.conftest import ADMIN_ID, buttons, texts
+from tests.helpers import make_network
+from tests.test_events_reminders import (
+    COORDINATOR,
+    DECLINED,
+    GOING,
+    MAYBE,
+    MEMBERS,
+    SILENT,
+    actor,
+    add_people,
+)
+
+BEIRUT = ZoneInfo("Asia/Beirut")
+OTHER_COORDINATOR, STRANGER = 200, 300
+REFUSED = "Sorry, you are not allowed to do that."
+STALE = "This button is no longer valid."
+
+
+@pytest.fixture
+def outbox(dp, bot, session_pool):  # type: ignore[no-untyped-def]
+    """A fast delivery engine in place of the dispatcher's (no per-chat spacing)."""
+    engine = DeliveryEngine(bot, session_pool, rate=1000, per_chat_interval=0)
+    dp["delivery"] = engine
+    return engine
+
+
+@pytest.fixture
+async def saida(session, outbox):  # type: ignore[no-untyped-def]
+    network = await make_network(session, "saida")
+    await add_people(session, network)
+    return network
+
+
+@pytest.fixture
+async def irbid(session):  # type: ignore[no-untyped-def]
+    network = await make_network(session, "irbid", country="JO", timezone="Asia/Amman")
+    await add_people(session, network, [(OTHER_COORDINATOR, "Zaid", "en", "coordinator")])
+    return network
+
+
+def local(days: int, hour: int, minute: int = 0) -> str:
+    """A typed `YYYY-MM-DD HH:MM` in Beirut, ``days`` from today."""
+    day = (datetime.now(UTC).astimezone(BEIRUT) + timedelta(days=days)).date()
+    return f"{day.isoformat()} {hour:02d}:{minute:02d}"
+
+
+def next_skipped_time() -> str:
+    """A wall time that does not exist in Beirut (the coming spring-forward night)."""
+    today = datetime.now(UTC).astimezone(BEIRUT).date()
+    for n in range(1, 367):
+        day = today + timedelta(days=n)
+        try:
+            events.local_to_utc(datetime(day.year, day.month, day.day, 0, 30), BEIRUT)
+        except events.EventError:
+            return f"{day.isoformat()} 00:30"
+    raise AssertionError("no daylight-saving change within a year")
+
+
+def data_of(out: list[Any]) -> list[str]:
+    return [b[1] for b in buttons(out)]
+
+
+async def stored_event(session) -> Event:  # type: ignore[no-untyped-def]
+    event = await session.scalar(
+        select(Event).order_by(Event.id.desc()).execution_options(populate_existing=True)
+    )
+    assert event is not None
+    return event
+
+
+async def dialog_until_preview(coordinator, *, start: str, title: str = "First aid") -> Any:  # type: ignore[no-untyped-def]
+    await coordinator.send("/newevent")
+    await coordinator.press("nev:kind:training")
+    await coordinator.send(title)
+    await coordinator.send(start)
+    await coordinator.send("2h")
+    await coordinator.send("Town hall <A&B>")
+    return await coordinator.press(NewEventCb(step="skip").pack())
+
+
+async def create_event(session, coordinator, start: str | None = None) -> Event:  # type: ignore[no-untyped-def]
+    await dialog_until_preview(coordinator, start=start or local(3, 17))
+    await coordinator.press("nev:confirm:1")
+    return await stored_event(session)
+
+
+# ---------------------------------------------------------------------- refusals
+
+
+async def test_members_and_strangers_cannot_plan_events(session, person, saida):
+    member, stranger = person(GOING), person(STRANGER)
+    for command in ("/newevent", "/settings"):
+        assert texts(await member.send(command)) == [
+            f"Only coordinators can use {command}."
+        ]
+    assert "join your network first" in texts(await stranger.send("/events"))[0]
+    # Forged dialog and settings buttons never reach a handler.
+    for data in ("nev:kind:training", "nev:confirm:1", f"remoff:{saida.id}:60",
+                 f"net:newevent:{saida.id}"):
+        assert texts(await member.press(data)) == [STALE], data
+    assert await session.scalar(select(func.count()).select_from(Event)) == 0
+    assert await session.scalar(select(func.count()).select_from(EventSettings)) == 0
+
+
+async def test_coordinator_of_another_network_is_refused_everywhere(
+    session, person, saida, irbid, bot, outbox
+):
+    event = await create_event(session, person(COORDINATOR))
+    outsider = person(OTHER_COORDINATOR)
+    bot.take_requests()
+    for data in (
+        f"rsvp:{event.id}:going", f"ev:show:{event.id}", f"ev:who:{event.id}",
+        f"ev:edit:{event.id}", f"ev:time:{event.id}", f"ev:cancel_ok:{event.id}",
+        f"ev:attend:{event.id}", f"att:{event.id}:1", f"net:newevent:{saida.id}",
+        f"net:settings:{saida.id}", f"remoff:{saida.id}:180", f"remoff:{saida.id}:0",
+    ):
+        assert texts(await outsider.press(data)) == [REFUSED], data
+    # A member of the network cannot manage the event either, nor mark attendance.
+    member = person(GOING)
+    for data in (f"ev:who:{event.id}", f"ev:edit:{event.id}", f"ev:cancel_ok:{event.id}",
+                 f"att:{event.id}:1"):
+        assert texts(await member.press(data)) == [REFUSED], data
+    # Nothing changed: no answer stored, still scheduled, default reminders.
+    assert await session.scalar(select(func.count()).select_from(EventRsvp)) == 0
+    assert (await stored_event(session)).status == "scheduled"
+    assert await repo.reminder_offsets(session, saida.id) == [1440, 60]
+    # /events of the outsider does not show it.
+    assert texts(await outsider.send("/events")) == ["No events are planned at the moment."]
+
+
+async def test_forged_rsvp_callbacks(session, person, saida, bot):
+    event = await create_event(session, person(COORDINATOR))
+    member = person(GOING)
+    assert texts(await member.press(f"rsvp:{event.id}:yes")) == [STALE]  # does not unpack
+    assert texts(await member.press("rsvp:999:going")) == [REFUSED]  # no such event
+    assert texts(await person(STRANGER).press(f"rsvp:{event.id}:going")) == [REFUSED]
+    assert await session.scalar(select(func.count()).select_from(EventRsvp)) == 0
+
+
+# ------------------------------------------------------------------- /newevent
+
+
+async def test_coordinator_creates_an_event_and_members_get_it(
+    session, person, saida, bot, outbox
+):
+    coordinator = person(COORDINATOR)
+    out = await coordinator.send("/newevent")
+    assert "New event for <b>Saida Network</b>" in texts(out)[0]
+    assert data_of(out) == ["nev:kind:meeting", "nev:kind:training", "nev:kind:workshop"]
+    out = await coordinator.press("nev:kind:training")
+    assert "What is its title?" in texts(out)[0]
+    out = await coordinator.send("x" * 101)
+    assert texts(out) == ["That is 101 characters; please keep it to 100."]
+    out = await coordinator.send("First aid <basics>")
+    assert "When does it start?" in texts(out)[0] and "Lebanon Time" in texts(out)[0]
+    assert len([d for d in data_of(out) if d.startswith("nev:day:")]) == 8
+    # Refused starts; the dialog goes on after each.
+    out = await coordinator.send("next tuesday")
+    assert texts(out)[0].startswith("Please type the date and time as YYYY-MM-DD HH:MM")
+    out = await coordinator.send(local(-1, 10))
+    assert texts(out) == ["This time has already passed. Please choose a time in the future."]
+    skipped = next_skipped_time()
+    out = await coordinator.send(skipped)
+    assert texts(out)[0].startswith(f"{skipped} does not exist in Lebanon Time")
+    start = local(3, 17)
+    out = await coordinator.send(start)
+    assert "How long will it last?" in texts(out)[0]
+    assert "nev:len:120" in data_of(out)
+    out = await coordinator.send("16:00")
+    assert texts(out) == ["The end must be after the start. Please try again."]
+    out = await coordinator.press("nev:len:120")
+    assert "Where?" in texts(out)[0]
+    out = await coordinator.send("Town hall <A&B>")
+    assert NewEventCb(step="skip").pack() in data_of(out)
+    out = await coordinator.send("Bring <your> notes & a pen.")
+    preview = texts(out)[0]
+    assert "This is what 4 members will get" in preview
+    assert "First aid &lt;basics&gt;" in preview and "Town hall &lt;A&amp;B&gt;" in preview
+    assert "Bring &lt;your&gt; notes &amp; a pen." in preview
+    assert "Reminders: 1 day, 1 hour before" in preview
+    assert data_of(out) == ["nev:confirm:1", "nev:confirm:0"]
+    assert await session.scalar(select(func.count()).select_from(Event)) == 0
+
+    out = await coordinator.press("nev:confirm:1")
+    event = await stored_event(session)
+    assert (event.title, event.place, event.kind) == ("First aid <basics>", "Town hall <A&B>",
+                                                       "training")
+    assert event.starts_at == events.parse_local_datetime(start, BEIRUT)
+    assert event.ends_at - event.starts_at == timedelta(hours=2)
+    # The coordinator got the calendar file (the upload), then its RSVP buttons.
+    (upload,) = [r for r in out if isinstance(r, SendDocument)]
+    assert upload.chat_id == COORDINATOR and "First aid &lt;basics&gt;" in upload.caption
+    cal = icalendar.Calendar.from_ical(upload.document.data)  # type: ignore[union-attr]
+    (vevent,) = cal.walk("VEVENT")
+    assert str(vevent["UID"]) == event.uid and int(vevent["SEQUENCE"]) == 0
+    assert vevent["DTSTART"].params["TZID"] == "Asia/Beirut"
+    assert vevent.decoded("DTSTART").astimezone(UTC) == event.starts_at
+    (edit,) = [r for r in out if isinstance(r, EditMessageReplyMarkup)]
+    assert [b.callback_data for b in edit.reply_markup.inline_keyboard[0]] == [
+        f"rsvp:{event.id}:going", f"rsvp:{event.id}:maybe", f"rsvp:{event.id}:no"
+    ]
+    assert any("Announced to 4 members." in t for t in texts(out))
+    # Reminders planned, and the members get the announcement through the outbox.
+    assert [r.offset_minutes for r in await repo.reminder_rows(session, event.id)] == [1440, 60]
+    await outbox.run_until_idle()
+    sent = [r for r in bot.take_requests() if isinstance(r, SendDocument)]
+    assert sorted(r.chat_id for r in sent) == sorted(m[0] for m in MEMBERS[1:])
+    assert {r.document for r in sent} == {event.ics_file_id} == {"doc1"}
+    by_chat = {r.chat_id: r for r in sent}
+    day = event.starts_at.astimezone(BEIRUT).date()
+    assert format_date(day, "full", locale="fr") in by_chat[MAYBE].caption  # Omar's French
+    assert format_date(day, "full", locale="en") in by_chat[GOING].caption
+    assert [b.callback_data for b in by_chat[GOING].reply_markup.inline_keyboard[0]] == [
+        f"rsvp:{event.id}:going", f"rsvp:{event.id}:maybe", f"rsvp:{event.id}:no"
+    ]
+
+
+async def test_quick_buttons_and_discard(session, person, saida):
+    coordinator = person(COORDINATOR)
+    await coordinator.send("/newevent")
+    await coordinator.press("nev:kind:meeting")
+    out = await coordinator.send("Monthly meeting")
+    tomorrow = [d for d in data_of(out) if d.startswith("nev:day:")][1]
+    out = await coordinator.press(tomorrow)
+    assert "At what time on" in texts(out)[0]
+    assert "nev:hour:1700" in data_of(out)
+    out = await coordinator.send("25:99")
+    assert texts(out) == ["Please type the time as HH:MM, for example 17:00."]
+    out = await coordinator.press("nev:hour:1700")
+    assert "How long will it last?" in texts(out)[0]
+    await coordinator.press("nev:len:90")
+    await coordinator.send("Municipality")
+    out = await coordinator.press(NewEventCb(step="skip").pack())
+    assert "This is what 4 members will get" in texts(out)[0]
+    out = await coordinator.press("nev:confirm:0")
+    assert texts(out) == ["Discarded. No event was made."]
+    assert await session.scalar(select(func.count()).select_from(Event)) == 0
+
+
+async def test_unexpected_messages_and_cancel_inside_the_dialog(session, person, saida):
+    coordinator = person(COORDINATOR)
+    await coordinator.send("/newevent")
+    await coordinator.press("nev:kind:meeting")
+    photo = [PhotoSize(file_id="p", file_unique_id="u", width=1, height=1)]
+    out = await coordinator.send_media(photo=photo)
+    assert "Please answer with text or the buttons above" in texts(out)[0]
+    out = await coordinator.send("/cancel")
+    assert texts(out) == ["Cancelled. Nothing was changed."]
+    out = await coordinator.send("Monthly meeting")  # no longer in the dialog
+    assert texts(out) == ["Send /help to see what I can do."]
+
+
+async def test_admin_picks_the_network(session, person, saida, irbid):
+    admin = person(ADMIN_ID)
+    out = await admin.send("/newevent")
+    assert {f"net:newevent:{saida.id}", f"net:newevent:{irbid.id}"} <= set(data_of(out))
+    out = await admin.press(f"net:newevent:{irbid.id}")
+    assert "New event for <b>Irbid Network</b>" in texts(out)[0]
+    await admin.press("nev:kind:workshop")
+    out = await admin.send("Youth workshop")
+    assert "Jordan Time" in texts(out)[0]
+
+
+# ------------------------------------------------------------------------ RSVP
+
+
+async def test_rsvp_tap_records_changes_and_shows_the_answer(session, person, saida, bot):
+    event = await create_event(session, person(COORDINATOR))
+    member = person(GOING)
+    out = await member.press(f"rsvp:{event.id}:going", message_id=77)
+    assert texts(out) == ["Your answer: Going."]
+    (edit,) = [r for r in out if isinstance(r, EditMessageReplyMarkup)]
+    assert edit.message_id == 77
+    assert [b.text for b in edit.reply_markup.inline_keyboard[0]] == [
+        "✓ ✅ Going", "🤔 Maybe", "❌ Not going"
+    ]
+    out = await member.press(f"rsvp:{event.id}:maybe", message_id=77)
+    assert texts(out) == ["Your answer: Maybe."]
+    rows = (await session.scalars(
+        select(EventRsvp).execution_options(populate_existing=True)
+    )).all()
+    assert [(r.answer, r.event_id) for r in rows] == [("maybe", event.id)]
+    out = await member.send("/events")
+    assert "Your answer: Maybe." in texts(out)[0] and "First aid" in texts(out)[0]
+    assert f"ev:show:{event.id}" in data_of(out)
+    # The event's own view shows the answer with the buttons.
+    out = await member.press(f"ev:show:{event.id}")
+    assert "Your answer: Maybe." in texts(out)[-1]
+    assert f"rsvp:{event.id}:no" in data_of(out) and f"ev:edit:{event.id}" not in data_of(out)
+
+
+async def test_no_rsvp_after_cancellation_or_the_end(session, person, saida, bot, outbox):
+    coordinator = person(COORDINATOR)
+    event = await create_event(session, coordinator)
+    await coordinator.press(f"ev:cancel_ok:{event.id}")
+    out = await person(GOING).press(f"rsvp:{event.id}:going")
+    assert texts(out) == ["This event was cancelled."]
+    now = datetime.now(UTC)
+    past = await _past_event(session, saida, bot, outbox, now)
+    out = await person(GOING).press(f"rsvp:{past.id}:going")
+    assert texts(out) == ["This event is over."]
+
+
+async def test_events_list_when_nothing_is_planned(person, saida):
+    assert texts(await person(GOING).send("/events")) == ["No events are planned at the moment."]
+
+
+# ------------------------------------------------------- answers and attendance
+
+
+async def _past_event(session, network, bot, outbox, now: datetime) -> Event:  # type: ignore[no-untyped-def]
+    """An event that started an hour ago (made three hours ago)."""
+    made = now - timedelta(hours=3)
+    draft = events.Draft(
+        network_id=network.id, kind="meeting", title="Monthly meeting", place="Hall",
+        starts_at=now - timedelta(hours=1), ends_at=now - timedelta(minutes=10),
+    )
+    i18n = outbox_i18n()
+    with i18n.context(), i18n.use_locale("en"):
+        published = await events.create_event(
+            session, bot, outbox, i18n, await actor(session, COORDINATOR), draft,
+            chat_id=COORDINATOR, now=made,
+        )
+    bot.take_requests()
+    return published.event
+
+
+def outbox_i18n():  # type: ignore[no-untyped-def]
+    from bot.i18n import create_i18n
+
+    return create_i18n("en")
+
+
+async def test_coordinator_sees_answers_and_marks_who_came(session, person, saida, bot, outbox):
+    coordinator = person(COORDINATOR)
+    event = await create_event(session, coordinator)
+    await person(GOING).press(f"rsvp:{event.id}:going")
+    await person(MAYBE).press(f"rsvp:{event.id}:maybe")
+    await person(DECLINED).press(f"rsvp:{event.id}:no")
+    out = await coordinator.press(f"ev:who:{event.id}")
+    text = texts(out)[-1]
+    assert "✅ Going (1): Rana" in text and "🤔 Maybe (1): Omar" in text
+    assert "❌ Not going (1): Sami" in text and "No answer yet (2): Hana, Lina" in text
+    out = await coordinator.press(f"ev:attend:{event.id}")
+    assert texts(out) == ["Attendance can be marked once the event has started."]
+
+    past = await _past_event(session, saida, bot, outbox, datetime.now(UTC))
+    await session.execute(
+        EventRsvp.__table__.insert().values(
+            event_id=past.id, user_id=(await actor(session, GOING)).user.id, answer="going",
+        )
+    )
+    await session.commit()
+    out = await coordinator.send("/events")
+    assert "mark who came" in texts(out)[0] and f"ev:attend:{past.id}" in data_of(out)
+    out = await coordinator.press(f"ev:attend:{past.id}")
+    rana = (await actor(session, GOING)).user.id
+    assert "Who came to <b>Monthly meeting</b>?" in texts(out)[-1]
+    assert data_of(out)[0] == f"att:{past.id}:{rana}"  # those who said yes come first
+    out = await coordinator.press(f"att:{past.id}:{rana}")
+    assert "Marked as present." in texts(out) and "Marked: 1." in texts(out)[0]
+    assert "✅ Rana" in [b[0] for b in buttons(out)]
+    assert await repo.attended_count(session, past.id) == 1
+    out = await coordinator.press(f"att:{past.id}:{rana}")
+    assert "Mark removed." in texts(out)
+    assert await repo.attended_count(session, past.id) == 0
+    # Someone outside the network cannot be marked (a forged user id).
+    out = await coordinator.press(f"att:{past.id}:99999")
+    assert texts(out) == [REFUSED]
+
+
+# ---------------------------------------------------------- change and cancel
+
+
+async def test_change_time_then_cancel_tells_those_going_or_maybe(
+    session, person, saida, bot, outbox
+):
+    coordinator = person(COORDINATOR)
+    event = await create_event(session, coordinator)
+    await person(GOING).press(f"rsvp:{event.id}:going")
+    await person(MAYBE).press(f"rsvp:{event.id}:maybe")
+    await person(DECLINED).press(f"rsvp:{event.id}:no")
+    await outbox.run_until_idle()
+    bot.take_requests()
+
+    out = await coordinator.press(f"ev:show:{event.id}")
+    assert {f"ev:who:{event.id}", f"ev:edit:{event.id}", f"ev:cancel:{event.id}"} <= set(
+        data_of(out)
+    )
+    out = await coordinator.press(f"ev:edit:{event.id}")
+    assert data_of(out)[:2] == [f"ev:time:{event.id}", f"ev:place:{event.id}"]
+    out = await coordinator.press(f"ev:time:{event.id}")
+    assert "It will still last 2 hours." in texts(out)[0]
+    out = await coordinator.send(local(-2, 9))
+    assert texts(out) == ["This time has already passed. Please choose a time in the future."]
+    new_start = local(5, 18, 30)
+    out = await coordinator.send(new_start)
+    assert texts(out)[-1] == "Changed. 2 people who answered “going” or “maybe” are being told."
+    (upload,) = [r for r in out if isinstance(r, SendDocument)]
+    cal = icalendar.Calendar.from_ical(upload.document.data)  # type: ignore[union-attr]
+    (vevent,) = cal.walk("VEVENT")
+    assert str(vevent["UID"]) == event.uid and int(vevent["SEQUENCE"]) == 1
+    assert vevent.decoded("DTSTART").strftime("%Y-%m-%d %H:%M") == new_start
+    moved = await stored_event(session)
+    assert moved.sequence == 1 and moved.ends_at - moved.starts_at == timedelta(hours=2)
+    plans = {r.plan for r in await repo.reminder_rows(session, event.id) if r.status == "pending"}
+    assert plans == {1}
+    await outbox.run_until_idle()
+    told = [r for r in bot.take_requests() if isinstance(r, SendDocument)]
+    assert sorted(r.chat_id for r in told) == sorted([GOING, MAYBE])
+    assert all("Changed" in r.caption and "Was:" in r.caption for r in told)
+
+    out = await coordinator.press(f"ev:place:{event.id}")
+    out = await coordinator.send("Youth centre")
+    assert texts(out)[-1].startswith("Changed. 2 people")
+    await outbox.run_until_idle()
+    told = [r for r in bot.take_requests() if isinstance(r, SendDocument)]
+    assert all("Was at: Town hall &lt;A&amp;B&gt;" in r.caption for r in told)
+
+    out = await coordinator.press(f"ev:cancel:{event.id}")
+    assert data_of(out) == [f"ev:cancel_ok:{event.id}", f"ev:show:{event.id}"]
+    out = await coordinator.press(f"ev:cancel_ok:{event.id}")
+    assert "The event is cancelled. 2 people" in texts(out)[-1]
+    (upload,) = [r for r in out if isinstance(r, SendDocument)]
+    cal = icalendar.Calendar.from_ical(upload.document.data)  # type: ignore[union-attr]
+    assert str(cal["METHOD"]) == "CANCEL"
+    assert int(cal.walk("VEVENT")[0]["SEQUENCE"]) == 3
+    cancelled = await stored_event(session)
+    assert cancelled.status == "cancelled"
+    assert await session.scalar(
+        select(func.count()).select_from(EventReminder).where(EventReminder.status == "pending")
+    ) == 0
+    await outbox.run_until_idle()
+    told = [r for r in bot.take_requests() if isinstance(r, SendDocument)]
+    assert sorted(r.chat_id for r in told) == sorted([GOING, MAYBE])
+    assert all("Cancelled" in r.caption for r in told)
+    # It can no longer be changed, and /events no longer lists it.
+    out = await coordinator.press(f"ev:cancel_ok:{event.id}")
+    assert texts(out) == ["This event was cancelled."]
+    assert texts(await person(SILENT).send("/events")) == ["No events are planned at the moment."]
+
+
+# -------------------------------------------------------------------- /settings
+
+
+async def test_settings_change_the_reminder_offsets(session, person, saida, irbid):
+    coordinator = person(COORDINATOR)
+    out = await coordinator.send("/settings")
+    assert "Event reminders: 1 day, 1 hour before the start." in texts(out)[0]
+    assert f"remoff:{saida.id}:180" in data_of(out) and f"remoff:{saida.id}:0" in data_of(out)
+    labels = dict((d, label) for label, d in buttons(out))
+    assert labels[f"remoff:{saida.id}:1440"].startswith("🔔")
+    assert labels[f"remoff:{saida.id}:180"].startswith("▫️")
+    out = await coordinator.press(f"remoff:{saida.id}:180")
+    assert "1 day, 3 hours, 1 hour before" in texts(out)[-1]
+    assert await repo.reminder_offsets(session, saida.id) == [1440, 180, 60]
+    await coordinator.press(f"remoff:{saida.id}:1440")
+    assert await repo.reminder_offsets(session, saida.id) == [180, 60]
+    out = await coordinator.press(f"remoff:{saida.id}:0")
+    assert "<code>1d 3h 30m</code>" in texts(out)[-1]
+    out = await coordinator.send("soon")
+    assert texts(out)[0].startswith("Please send up to 6 times")
+    out = await coordinator.send("2h 5m 1m")
+    assert "2 hours, 5 minutes, 1 minute before" in texts(out)[-1]
+    assert await repo.reminder_offsets(session, saida.id) == [120, 5, 1]
+    # Irbid is untouched; its own coordinator sees the defaults.
+    out = await person(OTHER_COORDINATOR).send("/settings")
+    assert "1 day, 1 hour before" in texts(out)[0] and "Irbid Network" in texts(out)[0]
+
+
+async def test_help_lists_the_event_commands_by_role(person, saida):
+    def commands(out: list[Any]) -> set[str]:
+        return {w for t in texts(out) for w in t.split() if w.startswith("/")}
+
+    member = commands(await person(GOING).send("/help"))
+    assert "/events" in member and "/newevent" not in member and "/settings" not in member
+    coordinator = commands(await person(COORDINATOR).send("/help"))
+    assert {"/events", "/newevent", "/settings"} <= coordinator
+
+
+async def test_rsvp_answer_is_acknowledged_without_a_new_message(session, person, saida):
+    event = await create_event(session, person(COORDINATOR))
+    out = await person(SILENT).press(f"rsvp:{event.id}:no")
+    assert not [r for r in out if isinstance(r, SendMessage)]
+    assert [type(r) for r in out] == [AnswerCallbackQuery, EditMessageReplyMarkup]
