@@ -20,6 +20,7 @@ from bot.commands import set_chat_menu
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.filters import MinLevel
 from bot.i18n import pick_locale
+from bot.keyboards_reports import menu_label, report_menu
 from bot.replies import say, tell
 from bot.services import registration
 from bot.services.access import Actor, Level
@@ -265,6 +266,13 @@ async def consented(
         await say(query, text)
         level = Level.COORDINATOR if result.membership.role == "coordinator" else Level.MEMBER
         if not result.pending:
+            await bot.send_message(
+                query.from_user.id,
+                _("Whenever you have run an activity, tap “{button}” below to report it.").format(
+                    button=menu_label()
+                ),
+                reply_markup=report_menu(),
+            )
             if query.from_user.id in settings.admin_ids:
                 level = Level.ADMIN
             await set_chat_menu(bot, i18n, query.from_user.id, level, language)

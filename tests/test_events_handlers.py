@@ -3,6 +3,8 @@ answers and attendance, change and cancel, /settings, and every refusal to outsi
 
 from __future__ import annotations
 
+import json
+
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -314,6 +316,11 @@ async def test_rsvp_tap_records_changes_and_shows_the_answer(session, person, sa
     out = await member.press(f"ev:show:{event.id}")
     assert "Your answer: Maybe." in texts(out)[-1]
     assert f"rsvp:{event.id}:no" in data_of(out) and f"ev:edit:{event.id}" not in data_of(out)
+    # /mydata carries the answer too.
+    out = await member.send("/mydata")
+    (doc,) = [r for r in out if type(r).__name__ == "SendDocument"]
+    answers = json.loads(doc.document.data)["event_answers"]  # type: ignore[union-attr]
+    assert [(a["event"], a["answer"]) for a in answers] == [("First aid", "maybe")]
 
 
 async def test_no_rsvp_after_cancellation_or_the_end(session, person, saida, bot, outbox):

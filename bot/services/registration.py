@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.access import AccessDenied, Actor
 from storage.models import Invite, Membership, MembershipStatus, Network, Role, Sector, User
-from storage.repositories import audit, invites, memberships, networks, reports, users
+from storage.repositories import audit, events, invites, memberships, networks, reports, users
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{4,64}$")
 NAME_MAX = 64
@@ -266,6 +266,7 @@ async def export_data(session: AsyncSession, user: User) -> dict[str, Any]:
     """Everything stored about one person, for /mydata."""
     entries = await audit.about_user(session, user.id)
     own_reports = await reports.by_author(session, user.id)
+    own_answers = await events.rsvps_of_user(session, user.id)
     return {
         "telegram_user_id": user.tg_id,
         "display_name": user.display_name,
@@ -299,6 +300,17 @@ async def export_data(session: AsyncSession, user: User) -> dict[str, Any]:
                 "created_at": _iso(r.created_at),
             }
             for r in own_reports
+        ],
+        "event_answers": [
+            {
+                "event": event.title,
+                "network_id": event.network_id,
+                "starts_at": _iso(event.starts_at),
+                "answer": rsvp.answer,
+                "answered_at": _iso(rsvp.answered_at),
+                "attended": rsvp.attended,
+            }
+            for event, rsvp in own_answers
         ],
         "audit_log": [
             {

@@ -216,6 +216,17 @@ async def answers_of_user(
     return {event_id: answer for event_id, answer in rows.all()}
 
 
+async def rsvps_of_user(session: AsyncSession, user_id: int) -> Sequence[tuple[Event, EventRsvp]]:
+    """Every answer one person gave, with its event (for their own data export)."""
+    rows = await session.execute(
+        select(Event, EventRsvp)
+        .join(EventRsvp, EventRsvp.event_id == Event.id)
+        .where(EventRsvp.user_id == user_id)
+        .order_by(Event.starts_at)
+    )
+    return [(event, rsvp) for event, rsvp in rows.all()]
+
+
 async def answer_counts(session: AsyncSession, event_id: int) -> dict[str, int]:
     rows = await session.execute(
         select(EventRsvp.answer, func.count())
