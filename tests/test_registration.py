@@ -15,9 +15,8 @@ async def test_join_by_deep_link_in_english(session, person):
     p = person(101)
     out = await join(p, invite.code)
     assert any("Welcome to <b>Saida Network</b>" in t for t in texts(out))
-    keyboards = [
-        r.reply_markup for r in out if type(r.reply_markup).__name__ == "ReplyKeyboardMarkup"
-    ]
+    markups = [getattr(r, "reply_markup", None) for r in out]
+    keyboards = [m for m in markups if type(m).__name__ == "ReplyKeyboardMarkup"]
     assert keyboards and keyboards[0].keyboard[0][0].text == "📝 Report an activity"
     user = await session.scalar(select(User).where(User.tg_id == 101))
     assert user is not None and user.display_name == "Rana" and user.language == "en"
