@@ -17,6 +17,7 @@ from bot.factory import create_dispatcher
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from tests.mocked_bot import MockedBot
+from tests.pg import fresh_database
 
 ADMIN_ID = 9000
 
@@ -43,6 +44,23 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def session_pool(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_session_pool(engine)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def pool(request, tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:  # type: ignore[no-untyped-def]
+    """A migrated database on each backend: SQLite always, PostgreSQL where reachable
+    (tests/pg.py starts it, or skips with the reason)."""
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'backend.db'}")
+        await upgrade(engine)
+        yield create_session_pool(engine)
+        await engine.dispose()
+        return
+    async with fresh_database() as url:
+        engine = create_engine(url)
+        await upgrade(engine)
+        yield create_session_pool(engine)
+        await engine.dispose()
 
 
 @pytest.fixture

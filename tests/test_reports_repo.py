@@ -3,35 +3,17 @@ the migration both ways."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
-import pytest
 from alembic import command
 from sqlalchemy import delete, inspect
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.engine import create_engine, create_session_pool
+from storage.engine import create_engine
 from storage.migrate import alembic_config, upgrade
 from storage.models import Membership, Network, User, utcnow
 from storage.models_reports import Report
 from storage.repositories import reports as repo
-from tests.pg import fresh_database
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def pool(request, tmp_path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'reports.db'}")
-        await upgrade(engine)
-        yield create_session_pool(engine)
-        await engine.dispose()
-        return
-    async with fresh_database() as url:
-        engine = create_engine(url)
-        await upgrade(engine)
-        yield create_session_pool(engine)
-        await engine.dispose()
 
 
 async def _world(session: AsyncSession) -> tuple[Network, Network, list[User]]:

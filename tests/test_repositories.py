@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import registration
 from bot.services.access import Actor, Level
 from bot.services.networks import NetworkError, create_network
 from bot.services.registration import InviteError, InviteProblem
-from storage.engine import create_engine, create_session_pool
 from storage.fsm import SqlStorage
-from storage.migrate import upgrade
 from storage.models import AuditEntry, Membership, User, utcnow
 from storage.repositories import invites, memberships, updates, users
-from tests.pg import fresh_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def pool(request, tmp_path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'repo.db'}")
-        await upgrade(engine)
-        yield create_session_pool(engine)
-        await engine.dispose()
-        return
-    async with fresh_database() as url:
-        engine = create_engine(url)
-        await upgrade(engine)
-        await upgrade(engine)  # idempotent
-        yield create_session_pool(engine)
-        await engine.dispose()
 
 
 async def _network(session: AsyncSession, slug: str = "zarqa"):  # type: ignore[no-untyped-def]
