@@ -53,7 +53,7 @@ async def seed(pool, members: int) -> None:  # type: ignore[no-untyped-def]
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def main() -> None:

@@ -4,7 +4,6 @@ answers and attendance, change and cancel, /settings, and every refusal to outsi
 from __future__ import annotations
 
 import json
-
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo

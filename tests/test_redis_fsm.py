@@ -22,7 +22,7 @@ async def _ping() -> bool:
     client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
     try:
         return bool(await client.ping())
-    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception:
         return False
     finally:
         await client.aclose()
@@ -31,7 +31,8 @@ async def _ping() -> bool:
 @pytest.fixture
 async def redis_url() -> str:
     if not await _ping() and shutil.which("redis-server"):
-        subprocess.run(
+        await asyncio.to_thread(
+            subprocess.run,
             ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
              "--save", "", "--appendonly", "no"],
             capture_output=True, timeout=30,
