@@ -196,3 +196,20 @@ class BcStepCb(CallbackData, prefix="bcgo"):
 
 class BcCancelCb(CallbackData, prefix="bccan"):
     broadcast_id: int
+
+
+# Weekly digest (handlers/digest.py).
+class DigestSetCb(CallbackData, prefix="dgset"):
+    """A network's "Weekly digest" screen: "show" it, or set its "day" (0 = Monday) or
+    "hour" (0-23)."""
+
+    network_id: int
+    key: str = "show"
+    value: int = 0
+
+
+class DigestSendCb(CallbackData, prefix="dgsend"):
+    """"Send now": "ask" to confirm, "go" to send, "force" (admins) to send a second time."""
+
+    network_id: int
+    step: str = "ask"

@@ -67,6 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, metavar="FILE")
     p.add_argument("--locale", choices=SUPPORTED_LOCALES, help="default: the network's")
     p.set_defaults(func=cmd_export_reports)
+
+    digest = sub.add_parser("digest", help="weekly digests").add_subparsers(
+        dest="digest_cmd", required=True
+    )
+    p = digest.add_parser(
+        "send",
+        help="send this week's digest now (every network and the admins', or one network)",
+    )
+    p.add_argument("--network", metavar="SLUG", help="only this network (default: all)")
+    p.add_argument(
+        "--force", action="store_true", help="send it even if this week's already went out"
+    )
+    p.set_defaults(func=cmd_digest_send)
     return parser
 
 
@@ -229,6 +242,86 @@ async def cmd_export_reports(settings: Settings, args: argparse.Namespace) -> in
         return 0
 
     return await _with_db(settings, work)
+
+
+async def cmd_digest_send(settings: Settings, args: argparse.Namespace) -> int:
+    """Queue this week's digests in the outbox and deliver them (the running bot's engine
+    may deliver some too). A week whose digest went out is refused unless --force."""
+    from bot.factory import create_bot
+    from bot.i18n import create_i18n
+    from bot.services import digests
+    from bot.services.delivery import DeliveryEngine
+    from storage.engine import create_engine, create_session_pool
+    from storage.migrate import upgrade
+    from storage.models import utcnow
+    from storage.repositories import networks
+
+    bot = create_bot(settings)  # MissingToken: a clear message, exit 2
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        pool = create_session_pool(engine)
+        async with pool() as session:
+            if args.network:
+                network = await networks.get_by_slug(session, args.network)
+                if network is None:
+                    raise CliError(f"unknown network {args.network!r}: see `prevnet network list`")
+                targets = [network]
+            else:
+                targets = list(await networks.list_all(session))
+        delivery = DeliveryEngine(bot, pool, rate=settings.broadcast_rate)
+        sender = digests.DigestSender(
+            bot, pool, delivery, create_i18n(settings.default_locale), settings.admin_ids
+        )
+        now = utcnow()
+        refused: list[str] = []
+        queued = 0
+        for network in targets:
+            result = await digests.send_network_digest(
+                sender, network.id, now=now, trigger="cli", force=args.force
+            )
+            label = f"{network.slug} (week of {result.week.isoformat()})"
+            if result.sent:
+                queued += 1
+                print(f"{label}: digest queued for {result.recipients} people")
+            elif result.outcome == digests.Outcome.IN_PROGRESS:
+                refused.append(f"{label}: this week's digest is being sent right now")
+            else:
+                sent_at = result.digest.sent_at if result.digest else None
+                when = f" on {sent_at:%Y-%m-%d %H:%M} UTC" if sent_at else ""
+                refused.append(
+                    f"{label}: this week's digest already went out{when}; "
+                    "add --force to send it again"
+                )
+        if not args.network and settings.admin_ids:
+            result = await digests.send_admin_digest(
+                sender, now=now, trigger="cli", force=args.force
+            )
+            if result.sent:
+                queued += 1
+                print(f"admins (week of {result.week.isoformat()}): digest queued for "
+                      f"{result.recipients} admins")
+            else:
+                refused.append(f"admins (week of {result.week.isoformat()}): this week's "
+                               "digest already went out; add --force to send it again")
+        if args.network and refused and not queued:
+            raise CliError(refused[0])
+        for line in refused:
+            print(line, file=sys.stderr)
+        if queued:
+            try:
+                await delivery.run_until_idle(timeout=600)
+            except TimeoutError:
+                print("the digests are queued; the running bot delivers the rest",
+                      file=sys.stderr)
+            else:
+                print("delivered")
+        if not targets:
+            print("no networks yet: create one with `prevnet network add`")
+        return 0
+    finally:
+        await bot.session.close()
+        await engine.dispose()
 
 
 async def _bot_username(settings: Settings) -> str | None:

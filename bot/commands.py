@@ -24,6 +24,7 @@ COMMANDS = (
     ("events", __("Coming meetings and trainings"), Level.MEMBER),
     ("report", __("Report an activity"), Level.MEMBER),
     ("myreports", __("My recent reports"), Level.MEMBER),
+    ("digest", __("This week's digest"), Level.MEMBER),
     ("mydata", __("Everything stored about me"), Level.MEMBER),
     ("leave", __("Leave a network and erase my data"), Level.MEMBER),
     ("cancel", __("Stop what we are doing"), Level.STRANGER),

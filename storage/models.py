@@ -263,6 +263,7 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
 
 
 class Broadcast(Base):
@@ -300,6 +301,6 @@ class BroadcastNetwork(Base):
 
 # Feature models live in their own modules; importing them here registers their tables on
 # Base.metadata for every user of storage.models (Alembic, the repositories, the tests).
+from storage import models_digests as models_digests  # noqa: E402
 from storage import models_events as models_events  # noqa: E402
 from storage import models_reports as models_reports  # noqa: E402
-from storage import models_digests as models_digests  # noqa: E402

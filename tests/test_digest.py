@@ -13,9 +13,10 @@ import pytest
 from aiogram.utils.i18n import I18n
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.digest_render import TEXT_MAX, Renderer
+from bot.digest_render import TEXT_MAX, Renderer, utf16_len
 from bot.i18n import create_i18n
 from bot.services import digests
 from storage.models import (
@@ -53,7 +54,7 @@ async def add_person(
     language: str | None = "en",
     blocked: bool = False,
 ) -> User:
-    user = await session.scalar(User.__table__.select().where(User.tg_id == tg_id))  # type: ignore[arg-type]
+    user = await session.scalar(select(User).where(User.tg_id == tg_id))
     if user is None:
         user = User(
             tg_id=tg_id, language=language, display_name=name, consent_at=NOW,
@@ -61,8 +62,6 @@ async def add_person(
         )
         session.add(user)
         await session.flush()
-    else:
-        user = await session.get(User, user)  # type: ignore[assignment]
     session.add(
         Membership(
             user_id=user.id, network_id=network.id, role=role, status="active", sector=sector
@@ -260,7 +259,7 @@ async def test_empty_network_and_texts_stay_within_telegram_limits(session, i18n
     assert "No activity was reported." in text
     assert "0 of 119 members reported." in text
     assert "and 104 more" in text and "… and 6 more: /events" in text
-    assert len(text) <= TEXT_MAX
+    assert utf16_len(text) <= TEXT_MAX
     generic = Renderer(i18n).text(d, "en", None, False)
     assert "your answer" not in generic and "you have not answered" not in generic
 

@@ -21,12 +21,14 @@ from bot.digest_render import Renderer
 from bot.i18n import create_i18n
 from bot.scheduler import AppContext
 from bot.services import digests
+from bot.services.access import Actor
 from bot.services.digests import Outcome
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from storage.models import SendJob, User
 from storage.models_digests import Digest
 from storage.repositories import digests as repo
+from storage.repositories import users
 from tests.conftest import ADMIN_ID
 from tests.helpers import make_network
 from tests.pg import fresh_database
@@ -268,8 +270,11 @@ async def test_catch_up_sends_this_weeks_missed_digest_only(session, session_poo
     async with session_pool() as s:
         await s.execute(Digest.__table__.delete())
         await s.commit()
-    monday = datetime(2025, 3, 17, 8, 0, tzinfo=UTC)
+    monday = datetime(2025, 3, 17, 6, 0, tzinfo=UTC)  # 08:00 in Beirut
     assert await digests.catch_up(sender, monday) == []
+    # The moved network's new time (Monday 09:00) comes, in the new week: it goes out.
+    results = await digests.catch_up(sender, monday + timedelta(hours=1, minutes=5))
+    assert [r.digest.network_id for r in results if r.digest] == [moved.id]
 
 
 async def test_settings_change_replans_the_trigger(session, session_pool, bot, settings):
@@ -285,10 +290,7 @@ async def test_settings_change_replans_the_trigger(session, session_pool, bot, s
     job_id = digests.network_job_id(w.network.id)
     assert str(scheduler.get_job(job_id).trigger.fields[4]) == "sun"
 
-    from bot.services.access import Actor
-
-    maya = await session.scalar(select(User).where(User.tg_id == 100))
-    actor = Actor.build(100, maya, frozenset())
+    actor = Actor.build(100, await users.get_by_tg_id(session, 100), frozenset())
     network, schedule = await digests.change_schedule(session, actor, w.network.id, NOW,
                                                       weekday=2, hour=18)
     assert digests.replan(scheduler, network, schedule)
@@ -324,3 +326,19 @@ async def test_admins_digest_with_spreadsheet(session, session_pool, bot):
     assert (await digests.send_admin_digest(sender, now=NOW, trigger="cli")).outcome == (
         Outcome.ALREADY_SENT
     )
+
+
+async def test_a_digest_cut_off_in_an_earlier_week_is_not_finished(session, session_pool, bot):
+    w = await saida(session)
+    last_week = digests.current_week(w.network, NOW) - timedelta(days=7)
+    await repo.claim(session, scope=repo.network_scope(w.network.id), network_id=w.network.id,
+                     week=last_week, trigger="schedule", as_of=NOW - timedelta(days=7),
+                     worker_id="dead", now=NOW - timedelta(days=7))
+    await session.commit()
+    sender = make_sender(bot, session_pool)
+    results = await digests.catch_up(sender, NOW + timedelta(minutes=5))
+    assert [r.week for r in results] == [digests.current_week(w.network, NOW)]  # this week's
+    old = await repo.get(session, repo.network_scope(w.network.id), last_week)
+    assert old is not None and old.status == "abandoned"
+    await sender.delivery.run_until_idle()
+    assert sorted(m.chat_id for m in sent(bot.take_requests(), SendMessage)) == [100, 101, 102]

@@ -79,8 +79,12 @@ A JSON dict stored on the job and rendered per delivery without any per-recipien
                    "callback_data": "ack:{delivery_id}" | "url": "..."}]]}  # optional
 
 The delivery's ``locale`` picks the overrides and the button labels, falling back to
-"en", then to the first one given. ``{delivery_id}`` in a button's callback_data or url is
-replaced by the delivery's id (callback_data must stay within 64 bytes). Text is sent with
+"en", then to the first one given. A recipient may carry its own overrides
+(``Recipient(..., params={"text": ...})``, stored on its delivery row): they are merged
+over the locale-rendered params when that delivery is sent (e.g. a digest whose text
+differs per member); they must not set ``chat_id`` or ``reply_markup``.
+``{delivery_id}`` in a button's callback_data or url is replaced by the delivery's id
+(callback_data must stay within 64 bytes). Text is sent with
 the bot's default parse mode (HTML) unless the params set ``parse_mode`` or carry
 ``entities`` / ``caption_entities`` (then no parse mode). `build_method` renders one.
 
@@ -219,6 +223,8 @@ class Recipient:
     user_id: int  # users.id
     chat_id: int  # where to send: the user's Telegram id for a private chat
     locale: str = "en"
+    # This recipient's own overrides, merged over the locale's params (None: none).
+    params: dict[str, Any] | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,13 +380,18 @@ class _Template:
             )
         return InlineKeyboardMarkup(inline_keyboard=keyboard)
 
-    def build(self, chat_id: int, delivery_id: int) -> TelegramMethod[Any]:
+    def build(
+        self, chat_id: int, delivery_id: int, overrides: dict[str, Any] | None = None
+    ) -> TelegramMethod[Any]:
+        params = self.params
+        if overrides:
+            params = _merge(params, overrides)
         markup = self.markup
         if markup is None and self.rows is not None:
             markup = self._markup(delivery_id)
         if markup is not None:
-            return self.cls(chat_id=chat_id, reply_markup=markup, **self.params)
-        return self.cls(chat_id=chat_id, **self.params)
+            return self.cls(chat_id=chat_id, reply_markup=markup, **params)
+        return self.cls(chat_id=chat_id, **params)
 
     def check(self) -> None:
         """Raise ValueError if this cannot become a valid request."""
@@ -397,11 +408,36 @@ class _Template:
                         raise ValueError(f"callback_data longer than 64 bytes: {data!r}")
 
 
+def _check_overrides(params: dict[str, Any] | None) -> None:
+    if params is None:
+        return
+    if not isinstance(params, dict):
+        raise ValueError("a recipient's params must be a dict of param overrides")
+    for forbidden in ("chat_id", "reply_markup"):
+        if forbidden in params:
+            raise ValueError(f"a recipient's params must not set {forbidden}")
+
+
+def _merge(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A delivery's own overrides over the locale's params (a shallow update; entities
+    without a parse mode still mean no parse mode)."""
+    merged = {**params, **overrides}
+    if "parse_mode" not in merged and (merged.get("entities") or merged.get("caption_entities")):
+        merged["parse_mode"] = None
+    return merged
+
+
 def build_method(
-    payload: dict[str, Any], locale: str, chat_id: int, delivery_id: int = 0
+    payload: dict[str, Any],
+    locale: str,
+    chat_id: int,
+    delivery_id: int = 0,
+    params: dict[str, Any] | None = None,
 ) -> TelegramMethod[Any]:
-    """The request a delivery of this payload makes (also useful for a preview)."""
-    return _Template(payload, locale).build(chat_id, delivery_id)
+    """The request a delivery of this payload makes (also useful for a preview);
+    ``params``: the recipient's own overrides, if any."""
+    _check_overrides(params)
+    return _Template(payload, locale).build(chat_id, delivery_id, params)
 
 
 def _message_id(result: Any) -> int | None:
@@ -662,6 +698,8 @@ class DeliveryEngine:
             unique.setdefault(recipient.user_id, recipient)
         for locale in {r.locale for r in unique.values()} or {"en"}:
             _Template(payload, locale).check()
+        for recipient in unique.values():
+            _check_overrides(recipient.params)
         unreachable = await repo.unreachable_user_ids(session, list(unique))
         targets = [r for r in unique.values() if r.user_id not in unreachable]
         now = utcnow()
@@ -679,7 +717,7 @@ class DeliveryEngine:
             progress_message_id=progress[1] if progress else None,
         )
         await repo.insert_deliveries(
-            session, job.id, ((r.user_id, r.chat_id, r.locale) for r in targets), due
+            session, job.id, ((r.user_id, r.chat_id, r.locale, r.params) for r in targets), due
         )
         await session.commit()
         log.info(
@@ -869,7 +907,7 @@ class DeliveryEngine:
         """Send one delivery; return its outcome row (never raises, except cancellation)."""
         try:
             job = self._jobs[row.job_id]
-            method = job.template(row.locale).build(row.chat_id, row.id)
+            method = job.template(row.locale).build(row.chat_id, row.id, row.params)
         except Exception as exc:
             self.stats.failed += 1
             return repo.outcome(

@@ -86,6 +86,7 @@ class ClaimedDelivery:
     locale: str
     attempts: int
     claimed_at: datetime
+    params: dict[str, Any] | None = None  # this recipient's overrides of the payload params
 
 
 # ----------------------------------------------------------------------------- jobs
@@ -138,14 +139,14 @@ async def unreachable_user_ids(session: AsyncSession, user_ids: Sequence[int]) -
 async def insert_deliveries(
     session: AsyncSession,
     job_id: int,
-    recipients: Iterable[tuple[int, int, str]],
+    recipients: Iterable[tuple[int, int, str] | tuple[int, int, str, dict[str, Any] | None]],
     next_attempt_at: datetime,
 ) -> int:
-    """Bulk insert (user_id, chat_id, locale) rows, ``BATCH`` per statement."""
+    """Bulk insert (user_id, chat_id, locale[, params]) rows, ``BATCH`` per statement."""
     count = 0
     batch: list[dict[str, Any]] = []
     stmt = insert(_D)
-    for user_id, chat_id, locale in recipients:
+    for user_id, chat_id, locale, *params in recipients:
         batch.append(
             {
                 "job_id": job_id,
@@ -155,6 +156,7 @@ async def insert_deliveries(
                 "status": PENDING,
                 "attempts": 0,
                 "next_attempt_at": next_attempt_at,
+                "params": params[0] if params else None,
             }
         )
         if len(batch) >= BATCH:
@@ -287,10 +289,13 @@ async def claim(
         update(_D)
         .where(_D.c.id.in_(select(picked.c.id)), _D.c.status == PENDING)
         .values(status=SENDING, claimed_by=worker_id, claimed_at=now)
-        .returning(_D.c.id, _D.c.job_id, _D.c.user_id, _D.c.chat_id, _D.c.locale, _D.c.attempts)
+        .returning(
+            _D.c.id, _D.c.job_id, _D.c.user_id, _D.c.chat_id, _D.c.locale, _D.c.attempts,
+            _D.c.params,
+        )
     )
     rows = [
-        ClaimedDelivery(r.id, r.job_id, r.user_id, r.chat_id, r.locale, r.attempts, now)
+        ClaimedDelivery(r.id, r.job_id, r.user_id, r.chat_id, r.locale, r.attempts, now, r.params)
         for r in result.all()
     ]
     rows.sort(key=lambda r: r.id)
