@@ -11,7 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_date
 
-from bot.callbacks import AttendCb, EventCb, NewEventCb, OffsetCb, RsvpCb
+from bot.callbacks import AttendCb, DigestSetCb, EventCb, NewEventCb, OffsetCb, RepSetCb, RsvpCb
 from bot.labels import ANSWER_LABELS, EVENT_KIND_LABELS
 from storage.models_events import Answer
 from storage.repositories.events import Person
@@ -208,5 +208,8 @@ def offsets(
     kb.button(
         text=_("⌨️ Type other times"), callback_data=OffsetCb(network_id=network_id, minutes=0)
     )
-    kb.adjust(*([2] * ((len(shown) + 1) // 2)), 1)
+    # /settings is the one place for a network's settings: the other features' screens.
+    kb.button(text="📰 " + _("Weekly digest"), callback_data=DigestSetCb(network_id=network_id))
+    kb.button(text="⏰ " + _("Nudge settings"), callback_data=RepSetCb(network_id=network_id))
+    kb.adjust(*([2] * ((len(shown) + 1) // 2)), 1, 2)
     return kb.as_markup()

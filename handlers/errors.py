@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from aiogram import Router
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
@@ -14,7 +15,8 @@ from sqlalchemy import select
 
 from bot.i18n import N_, pick_locale
 from bot.services.access import AccessDenied
-from storage.models import User
+from storage.models import User, utcnow
+from storage.repositories import users
 
 router = Router(name=__name__)
 log = logging.getLogger("prevnet.errors")
@@ -49,6 +51,19 @@ async def _reply(event: ErrorEvent, message: str, data: dict[str, Any]) -> None:
 async def denied(event: ErrorEvent, **data: Any) -> None:
     log.warning("update %s refused: %s", event.update.update_id, event.exception)
     await _reply(event, N_("Sorry, you are not allowed to do that."), data)
+
+
+@router.errors(ExceptionTypeFilter(TelegramForbiddenError))
+async def blocked(event: ErrorEvent, **data: Any) -> None:
+    """They blocked the bot (or deleted their account) while we answered: nobody to tell."""
+    actor = data.get("actor")
+    log.warning("update %s: the person has blocked the bot: %s", event.update.update_id,
+                event.exception)
+    session_pool = data.get("session_pool")
+    if actor is not None and actor.user is not None and session_pool is not None:
+        async with session_pool() as session:
+            await users.mark_unreachable(session, [actor.user.id], utcnow())
+            await session.commit()
 
 
 @router.errors()

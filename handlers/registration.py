@@ -266,7 +266,8 @@ async def consented(
         await say(query, text)
         level = Level.COORDINATOR if result.membership.role == "coordinator" else Level.MEMBER
         if not result.pending:
-            await bot.send_message(
+            await tell(
+                bot,
                 query.from_user.id,
                 _("Whenever you have run an activity, tap “{button}” below to report it.").format(
                     button=menu_label()

@@ -441,14 +441,19 @@ async def test_change_time_then_cancel_tells_those_going_or_maybe(
     await outbox.run_until_idle()
     told = [r for r in bot.take_requests() if isinstance(r, SendDocument)]
     assert sorted(r.chat_id for r in told) == sorted([GOING, MAYBE])
-    assert all("Changed" in r.caption and "Was:" in r.caption for r in told)
+    # Each in their language: GOING reads English, MAYBE French.
+    captions = {r.chat_id: r.caption for r in told}
+    assert "Changed" in captions[GOING] and "Was:" in captions[GOING]
+    assert "Modifié" in captions[MAYBE] and "Avant :" in captions[MAYBE]
 
     out = await coordinator.press(f"ev:place:{event.id}")
     out = await coordinator.send("Youth centre")
     assert texts(out)[-1].startswith("Changed. 2 people")
     await outbox.run_until_idle()
     told = [r for r in bot.take_requests() if isinstance(r, SendDocument)]
-    assert all("Was at: Town hall &lt;A&amp;B&gt;" in r.caption for r in told)
+    captions = {r.chat_id: r.caption for r in told}
+    assert "Was at: Town hall &lt;A&amp;B&gt;" in captions[GOING]
+    assert "Lieu précédent : Town hall &lt;A&amp;B&gt;" in captions[MAYBE]
 
     out = await coordinator.press(f"ev:cancel:{event.id}")
     assert data_of(out) == [f"ev:cancel_ok:{event.id}", f"ev:show:{event.id}"]
@@ -466,11 +471,12 @@ async def test_change_time_then_cancel_tells_those_going_or_maybe(
     await outbox.run_until_idle()
     told = [r for r in bot.take_requests() if isinstance(r, SendDocument)]
     assert sorted(r.chat_id for r in told) == sorted([GOING, MAYBE])
-    assert all("Cancelled" in r.caption for r in told)
+    captions = {r.chat_id: r.caption for r in told}
+    assert "Cancelled" in captions[GOING] and "Annulé" in captions[MAYBE]
     # It can no longer be changed, and /events no longer lists it.
     out = await coordinator.press(f"ev:cancel_ok:{event.id}")
     assert texts(out) == ["This event was cancelled."]
-    assert texts(await person(SILENT).send("/events")) == ["No events are planned at the moment."]
+    assert texts(await person(GOING).send("/events")) == ["No events are planned at the moment."]
 
 
 # -------------------------------------------------------------------- /settings
@@ -484,6 +490,12 @@ async def test_settings_change_the_reminder_offsets(session, person, saida, irbi
     labels = dict((d, label) for label, d in buttons(out))
     assert labels[f"remoff:{saida.id}:1440"].startswith("🔔")
     assert labels[f"remoff:{saida.id}:180"].startswith("▫️")
+    # The other settings of the network are one tap away.
+    digest = next(d for d in data_of(out) if d.startswith("dgset:"))
+    nudges = next(d for d in data_of(out) if d.startswith("rset:"))
+    assert "weekly digest" in texts(await coordinator.press(digest))[-1].lower()
+    assert "Report settings of" in texts(await coordinator.press(nudges))[-1]
+    out = await coordinator.send("/settings")
     out = await coordinator.press(f"remoff:{saida.id}:180")
     assert "1 day, 3 hours, 1 hour before" in texts(out)[-1]
     assert await repo.reminder_offsets(session, saida.id) == [1440, 180, 60]

@@ -210,3 +210,15 @@ async def test_blocking_the_bot_marks_the_member_unreachable(session, person):
     await p.send("/help")  # writing again means they unblocked
     await session.refresh(user)
     assert user.unreachable_since is None
+
+
+async def test_a_reply_to_someone_who_just_blocked_the_bot_marks_them(session, person, bot):
+    network = await make_network(session)
+    p = person(71)
+    await member_of(session, p, network)
+    bot.session.add_error(403, "Forbidden: bot was blocked by the user")
+    out = await p.send("/help")
+    assert len(out) == 1  # the failed reply; no apology is attempted
+    user = await session.scalar(select(User).where(User.tg_id == 71))
+    await session.refresh(user)
+    assert user is not None and user.unreachable_since is not None
