@@ -190,11 +190,14 @@ async def test_export_in_the_bot_in_arabic(session, person):
     out = await coordinator.send("yesterday")
     assert "YYYY-MM-DD" in texts(out)[0]
     out = await coordinator.send(f"{today.isoformat()} {(today - timedelta(days=5)).isoformat()}")
-    assert texts(out) == ["The first date must not be after the second one."]
+    assert texts(out) == [  # the coordinator reads Arabic
+        create_i18n("en").gettext("The first date must not be after the second one.", locale="ar")
+    ]
+    assert texts(out) != ["The first date must not be after the second one."]
     out = await coordinator.send(f"{(today - timedelta(days=1)).isoformat()} {today.isoformat()}")
     docs = [r for r in out if isinstance(r, SendDocument)]
     assert len(docs) == 2 and len(read_csv(docs[0].document.data)) == 3
-    assert docs[0].caption.endswith(": 2 reports.")
+    assert docs[0].caption.endswith(": تقريران.")  # Arabic dual: "two reports"
     audits = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "export"))).all()
     assert len(audits) == 2 and {a.network_id for a in audits} == {saida.id}
 
