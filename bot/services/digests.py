@@ -334,6 +334,21 @@ async def send_network_digest(
     return await _complete_network(sender, digest_id, actor_id=actor_id)
 
 
+
+def _file_payload(
+    method: str, field: str, files: dict[str, str], captions: dict[str, str]
+) -> dict[str, Any]:
+    """An outbox payload sending an uploaded file (one file_id per language) with its caption."""
+    first = sorted(files)[0]
+    return {
+        "method": method,
+        "params": {
+            field: files.get("en", files[first]),
+            "caption": captions.get("en", captions[first]),
+        },
+        "locales": {loc: {field: files[loc], "caption": captions[loc]} for loc in files},
+    }
+
 async def _upload(
     bot: Bot,
     session: AsyncSession,
@@ -415,15 +430,7 @@ async def _complete_network(
             if rest:
                 files = progress["files"]
                 captions = {loc: renderer.chart_caption(d, loc) for loc in files}
-                first = sorted(files)[0]
-                payload = {
-                    "method": "send_photo",
-                    "params": {"photo": files.get("en", files[first]),
-                               "caption": captions.get("en", captions[first])},
-                    "locales": {
-                        loc: {"photo": files[loc], "caption": captions[loc]} for loc in files
-                    },
-                }
+                payload = _file_payload("send_photo", "photo", files, captions)
                 job = await sender.delivery.enqueue(
                     session, kind=KIND_CHART, payload=payload, recipients=rest,
                     network_id=network.id, author_id=actor_id,
@@ -537,15 +544,7 @@ async def _complete_admin(sender: DigestSender, digest_id: int) -> SendResult:
             if rest:
                 files = progress["files"]
                 captions = {loc: renderer.admin_caption(window, loc) for loc in files}
-                first = sorted(files)[0]
-                payload = {
-                    "method": "send_document",
-                    "params": {"document": files.get("en", files[first]),
-                               "caption": captions.get("en", captions[first])},
-                    "locales": {
-                        loc: {"document": files[loc], "caption": captions[loc]} for loc in files
-                    },
-                }
+                payload = _file_payload("send_document", "document", files, captions)
                 job = await sender.delivery.enqueue(
                     session, kind=KIND_XLSX, payload=payload, recipients=rest
                 )
