@@ -124,3 +124,30 @@ def answer_label(value: str) -> str:
         return str(ANSWER_LABELS[Answer(value)])
     except ValueError:
         return value
+
+
+AUDIT_LABELS = {
+    "join": __("joined"),
+    "join_approve": __("join approved"),
+    "join_reject": __("join declined"),
+    "leave": __("left"),
+    "invite": __("invite made"),
+    "invite_revoke": __("invite revoked"),
+    "network_add": __("network created"),
+    "broadcast": __("broadcast"),
+    "broadcast_cancel": __("broadcast cancelled"),
+    "export": __("reports exported"),
+    "report_withdraw": __("report withdrawn"),
+    "report_settings": __("report settings changed"),
+    "event_create": __("event created"),
+    "event_update": __("event changed"),
+    "event_cancel": __("event cancelled"),
+    "event_settings": __("reminder settings changed"),
+    "digest_send": __("digest sent"),
+    "digest_settings": __("digest settings changed"),
+}
+
+
+def audit_label(action: str) -> str:
+    label = AUDIT_LABELS.get(action)
+    return str(label) if label is not None else action

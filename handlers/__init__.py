@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import F, Router
 
 from handlers import (
+    audit,
     broadcast,
     cancel,
     common,
@@ -32,6 +33,7 @@ MODULES = (
     events,
     reports,
     digest,
+    audit,
     fallback,
 )
 

@@ -18,6 +18,10 @@ async def command(message: Message, actor: Actor) -> None:
     needed = COMMAND_LEVEL.get(name)
     if needed is None:
         await message.answer(_("I do not know this command. Send /help to see what I can do."))
+    elif needed == Level.ADMIN and actor.level < needed:
+        await message.answer(
+            _("Only the programme staff (admins) can use /{command}.").format(command=name)
+        )
     elif needed == Level.COORDINATOR and actor.level < needed:
         await message.answer(_("Only coordinators can use /{command}.").format(command=name))
     elif actor.level < needed:

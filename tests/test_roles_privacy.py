@@ -222,3 +222,19 @@ async def test_a_reply_to_someone_who_just_blocked_the_bot_marks_them(session, p
     user = await session.scalar(select(User).where(User.tg_id == 71))
     await session.refresh(user)
     assert user is not None and user.unreachable_since is not None
+
+
+async def test_admins_read_the_audit_log_and_others_cannot(session, person):
+    network = await make_network(session, name="Saida <Net>")
+    coordinator = person(80)
+    await member_of(session, coordinator, network, role="coordinator", name="Maya")
+    out = await coordinator.send("/audit")
+    assert texts(out) == ["Only the programme staff (admins) can use /audit."]
+    out = await person(ADMIN_ID).send("/audit")
+    text = texts(out)[0]
+    lines = text.splitlines()
+    assert lines[0] == "<b>Audit log</b>, newest first (UTC):"
+    assert "joined · Saida &lt;Net&gt; · by Maya" in lines[1]  # newest first
+    assert any("network created · Saida &lt;Net&gt;" in line for line in lines)
+    assert "/audit" in " ".join(texts(await person(ADMIN_ID).send("/help")))
+    assert "/audit" not in " ".join(texts(await coordinator.send("/help")))
