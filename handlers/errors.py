@@ -11,11 +11,10 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy import select
 
 from bot.i18n import N_, pick_locale
 from bot.services.access import AccessDenied
-from storage.models import User, utcnow
+from storage.models import utcnow
 from storage.repositories import users
 
 router = Router(name=__name__)
@@ -31,9 +30,7 @@ async def _reply(event: ErrorEvent, message: str, data: dict[str, Any]) -> None:
     if tg_user is not None:
         try:
             async with data["session_pool"]() as session:
-                stored = await session.scalar(
-                    select(User.language).where(User.tg_id == tg_user.id)
-                )
+                stored = await users.language_of(session, tg_user.id)
         except Exception:  # the database may be what failed
             log.warning("could not read the language of user %s", tg_user.id)
     with i18n.context(), i18n.use_locale(pick_locale(stored, tg_user, i18n.default_locale)):

@@ -13,15 +13,14 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.callbacks import ACK_TEMPLATE
 from bot.config import SUPPORTED_LOCALES
 from bot.services.access import AccessDenied, Actor
 from bot.services.delivery import DeliveryEngine, JobProgress, Recipient
-from storage.models import Broadcast, JobStatus, Role, User
-from storage.repositories import audit
+from storage.models import Broadcast, JobStatus, Role
+from storage.repositories import audit, users
 from storage.repositories import broadcasts as repo
 from storage.repositories import delivery as delivery_repo
 from storage.repositories.broadcasts import Audience, Totals
@@ -235,7 +234,7 @@ def progress_reporter(
         language = None
         if p.author_id is not None:
             async with session_pool() as session:
-                language = await session.scalar(select(User.language).where(User.id == p.author_id))
+                language = await users.language_by_id(session, p.author_id)
         with i18n.context(), i18n.use_locale(language or i18n.default_locale):
             text = progress_text(p, p.done)
         try:

@@ -58,3 +58,11 @@ async def get_many(session: AsyncSession, ids: Sequence[int]) -> Sequence[User]:
     if not ids:
         return []
     return (await session.scalars(select(User).where(User.id.in_(ids)))).all()
+
+
+async def language_of(session: AsyncSession, tg_id: int) -> str | None:
+    return await session.scalar(select(User.language).where(User.tg_id == tg_id))
+
+
+async def language_by_id(session: AsyncSession, user_id: int) -> str | None:
+    return await session.scalar(select(User.language).where(User.id == user_id))
