@@ -43,7 +43,7 @@ import copy
 import enum
 import logging
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -352,25 +352,80 @@ def _file_payload(
 async def _upload(
     bot: Bot,
     session: AsyncSession,
-    candidates: Sequence[MemberRow | User],
-    send: Any,
+    candidates: Sequence[tuple[int, int]],
+    send: Callable[[int], Awaitable[Message]],
 ) -> tuple[str, int] | None:
     """Send a file to the first candidate who can get it: (its file_id, their user id)."""
-    for person in candidates:
-        user_id = person.user_id if isinstance(person, MemberRow) else person.id
+    for user_id, tg_id in candidates:
         try:
-            message: Message = await send(person.tg_id)
+            message = await send(tg_id)
         except TelegramForbiddenError:
             await users_repo.mark_unreachable(session, [user_id], utcnow())
             continue
         except TelegramAPIError as exc:
-            log.warning("could not upload a digest file to %s: %s", person.tg_id, exc)
+            log.warning("could not upload a digest file to %s: %s", tg_id, exc)
             continue
         if message.photo:
             return message.photo[-1].file_id, user_id
         if message.document:
             return message.document.file_id, user_id
     return None
+
+
+async def _send_file_part(
+    sender: DigestSender,
+    session: AsyncSession,
+    digest: Digest,
+    progress: dict[str, Any],
+    *,
+    part: str,
+    kind: str,
+    method: str,
+    field: str,
+    filename: str,
+    people_by_locale: dict[str, list[tuple[int, int]]],
+    render: Callable[[str], bytes],
+    caption: Callable[[str], str],
+    network_id: int | None = None,
+    author_id: int | None = None,
+) -> int | None:
+    """A file part of a digest (the chart, the admins' XLSX), each step recorded on the
+    digest row so a crash never repeats one: upload the file once per language to the
+    first person who can get it, then send its file_id to everyone else through the
+    outbox. Returns the outbox job's id, if there was anyone left to send it to."""
+    for loc, people in sorted(people_by_locale.items()):
+        if loc in progress["files"]:
+            continue
+        data, text = render(loc), caption(loc)
+
+        def send(chat_id: int, data: bytes = data, text: str = text) -> Awaitable[Message]:
+            upload = BufferedInputFile(data, filename=filename)
+            return getattr(sender.bot, method)(chat_id, **{field: upload}, caption=text)
+
+        uploaded = await _upload(sender.bot, session, people, send)
+        if uploaded is not None:
+            progress["files"][loc], user_id = uploaded
+            progress["uploaded"].append(user_id)
+            digest.progress = copy.deepcopy(progress)
+        await session.commit()
+    rest = [
+        Recipient(user_id, tg_id, loc)
+        for loc, people in people_by_locale.items()
+        for user_id, tg_id in people
+        if loc in progress["files"] and user_id not in progress["uploaded"]
+    ]
+    progress["parts"].append(part)
+    digest.progress = copy.deepcopy(progress)
+    if not rest:
+        await session.commit()
+        return None
+    files = progress["files"]
+    payload = _file_payload(method, field, files, {loc: caption(loc) for loc in files})
+    job = await sender.delivery.enqueue(
+        session, kind=kind, payload=payload, recipients=rest,
+        network_id=network_id, author_id=author_id,
+    )  # commits the progress with the job
+    return job.id
 
 
 def _progress(digest: Digest) -> dict[str, Any]:
@@ -399,45 +454,20 @@ async def _complete_network(
         coordinators = [m for m in d.coordinators if not m.unreachable]
 
         if coordinators and "chart" not in progress["parts"]:
-            by_locale: dict[str, list[MemberRow]] = {}
+            by_locale: dict[str, list[tuple[int, int]]] = {}
             for m in coordinators:
-                by_locale.setdefault(locale_of(m.language, network, default), []).append(m)
-            for loc, people in sorted(by_locale.items()):
-                if loc in progress["files"]:
-                    continue
-                png = renderer.chart(d, loc)
-                caption = renderer.chart_caption(d, loc)
-
-                def send_photo(chat_id: int, png: bytes = png, caption: str = caption) -> Any:
-                    return sender.bot.send_photo(
-                        chat_id, BufferedInputFile(png, filename="digest.png"), caption=caption
-                    )
-
-                uploaded = await _upload(sender.bot, session, people, send_photo)
-                if uploaded is not None:
-                    progress["files"][loc], user_id = uploaded
-                    progress["uploaded"].append(user_id)
-                    digest.progress = copy.deepcopy(progress)
-                await session.commit()
-            rest = [
-                Recipient(m.user_id, m.tg_id, loc)
-                for loc, people in by_locale.items()
-                for m in people
-                if loc in progress["files"] and m.user_id not in progress["uploaded"]
-            ]
-            progress["parts"].append("chart")
-            digest.progress = copy.deepcopy(progress)
-            if rest:
-                files = progress["files"]
-                captions = {loc: renderer.chart_caption(d, loc) for loc in files}
-                payload = _file_payload("send_photo", "photo", files, captions)
-                job = await sender.delivery.enqueue(
-                    session, kind=KIND_CHART, payload=payload, recipients=rest,
-                    network_id=network.id, author_id=actor_id,
-                )  # commits the progress with the job
-                jobs["chart"] = job.id
-            else:
-                await session.commit()
+                loc = locale_of(m.language, network, default)
+                by_locale.setdefault(loc, []).append((m.user_id, m.tg_id))
+            job_id = await _send_file_part(
+                sender, session, digest, progress, part="chart", kind=KIND_CHART,
+                method="send_photo", field="photo", filename="digest.png",
+                people_by_locale=by_locale,
+                render=lambda loc: renderer.chart(d, loc),
+                caption=lambda loc: renderer.chart_caption(d, loc),
+                network_id=network.id, author_id=actor_id,
+            )
+            if job_id is not None:
+                jobs["chart"] = job_id
 
         recipients: list[Recipient] = []
         if "text" not in progress["parts"]:
@@ -514,43 +544,18 @@ async def _complete_admin(sender: DigestSender, digest_id: int) -> SendResult:
             by_locale.setdefault(locale_of(u.language, None, default), []).append(u)
 
         if admins and "xlsx" not in progress["parts"]:
-            for loc, people in sorted(by_locale.items()):
-                if loc in progress["files"]:
-                    continue
-                data = renderer.admin_xlsx(rows, window, loc)
-                caption = renderer.admin_caption(window, loc)
-                name = f"digest-{digest.week.isoformat()}.xlsx"
-
-                def send_doc(chat_id: int, data: bytes = data, caption: str = caption,
-                             name: str = name) -> Any:
-                    return sender.bot.send_document(
-                        chat_id, BufferedInputFile(data, filename=name), caption=caption
-                    )
-
-                uploaded = await _upload(sender.bot, session, people, send_doc)
-                if uploaded is not None:
-                    progress["files"][loc], user_id = uploaded
-                    progress["uploaded"].append(user_id)
-                    digest.progress = copy.deepcopy(progress)
-                await session.commit()
-            rest = [
-                Recipient(u.id, u.tg_id, loc)
-                for loc, people in by_locale.items()
-                for u in people
-                if loc in progress["files"] and u.id not in progress["uploaded"]
-            ]
-            progress["parts"].append("xlsx")
-            digest.progress = copy.deepcopy(progress)
-            if rest:
-                files = progress["files"]
-                captions = {loc: renderer.admin_caption(window, loc) for loc in files}
-                payload = _file_payload("send_document", "document", files, captions)
-                job = await sender.delivery.enqueue(
-                    session, kind=KIND_XLSX, payload=payload, recipients=rest
-                )
-                jobs["xlsx"] = job.id
-            else:
-                await session.commit()
+            job_id = await _send_file_part(
+                sender, session, digest, progress, part="xlsx", kind=KIND_XLSX,
+                method="send_document", field="document",
+                filename=f"digest-{digest.week.isoformat()}.xlsx",
+                people_by_locale={
+                    loc: [(u.id, u.tg_id) for u in people] for loc, people in by_locale.items()
+                },
+                render=lambda loc: renderer.admin_xlsx(rows, window, loc),
+                caption=lambda loc: renderer.admin_caption(window, loc),
+            )
+            if job_id is not None:
+                jobs["xlsx"] = job_id
 
         if "text" not in progress["parts"]:
             locales = sorted(by_locale) or [default]
