@@ -1074,6 +1074,20 @@ async def _notify_answered(
     return len(people), job.id
 
 
+async def _apply_change(
+    session: AsyncSession, event: Event, now: datetime, **values: Any
+) -> Event:
+    """Write a change if nobody changed the event meanwhile (its SEQUENCE is the guard),
+    then re-plan its reminders. EventError(CHANGED) when someone else was first."""
+    if not await repo.change(session, event.id, event.sequence, **values):
+        await session.rollback()
+        raise EventError(Problem.CHANGED)
+    fresh = await repo.get(session, event.id)
+    assert fresh is not None
+    await plan_reminders(session, fresh, now)
+    return fresh
+
+
 async def update_event(
     session: AsyncSession,
     bot: Bot,
@@ -1120,21 +1134,9 @@ async def update_event(
         caption=update_text(after, before, i18n.current_locale, limit=CAPTION_MAX),
     )
     file_id = _file_id(mine)
-    if not await repo.change(
-        session,
-        event.id,
-        event.sequence,
-        sequence=sequence,
-        ics_file_id=file_id,
-        updated_at=now,
-        **values,
-    ):
-        await session.rollback()
-        raise EventError(Problem.CHANGED)
-    fresh = await repo.get(session, event.id)
-    assert fresh is not None
-    event = fresh
-    await plan_reminders(session, event, now)
+    event = await _apply_change(
+        session, event, now, sequence=sequence, ics_file_id=file_id, updated_at=now, **values
+    )
     await audit.record(
         session,
         "event_update",
@@ -1185,22 +1187,16 @@ async def cancel_event(
         cancelled=True,
     )
     file_id = _file_id(mine)
-    if not await repo.change(
+    event = await _apply_change(
         session,
-        event.id,
-        event.sequence,
+        event,
+        now,
         sequence=sequence,
         status=EventStatus.CANCELLED,
         cancelled_at=now,
         ics_file_id=file_id,
         updated_at=now,
-    ):
-        await session.rollback()
-        raise EventError(Problem.CHANGED)
-    fresh = await repo.get(session, event.id)
-    assert fresh is not None
-    event = fresh
-    await plan_reminders(session, event, now)
+    )
     await audit.record(
         session,
         "event_cancel",
