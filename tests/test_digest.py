@@ -81,11 +81,13 @@ async def add_report(
     participants: int = 10,
     sector: str = "teacher",
     status: str = "new",
+    filed: datetime = NOW,
+    description: str = "An activity",
 ) -> Report:
     report = Report(
         network_id=network.id, author_id=author.id if author else None, author_sector=sector,
         activity_type=kind, activity_date=day, participants=participants,
-        description="An activity", status=status, created_at=NOW,
+        description=description, status=status, created_at=filed,
     )
     session.add(report)
     await session.flush()
@@ -156,14 +158,16 @@ async def saida(session: AsyncSession, slug: str = "saida", tg_base: int = 100) 
                                  language="ar")
     p["Sami"] = await add_person(session, network, tg_base + 3, "Sami <b>", sector="police",
                                  language="fr", blocked=True)
-    # The last seven local days are 9-15 March.
-    await add_report(session, network, p["Rana"], day=date(2025, 3, 9), participants=10)
+    # The last seven days end now: 10-16 March, today included.
+    await add_report(session, network, p["Rana"], day=date(2025, 3, 10), participants=10)
     await add_report(session, network, p["Rana"], day=date(2025, 3, 15), kind="awareness",
                      participants=20, status="reviewed")
     await add_report(session, network, None, day=date(2025, 3, 12), kind="dialogue",
                      participants=5, sector="police")  # its author left: anonymous
     await add_report(session, network, p["Omar"], day=date(2025, 3, 8), participants=99)
-    await add_report(session, network, p["Omar"], day=TODAY, participants=98)
+    # The day of last week's digest, filed before it went out: counted there, not here.
+    await add_report(session, network, p["Omar"], day=date(2025, 3, 9), participants=98,
+                     filed=NOW - timedelta(days=7, hours=1))
     await add_report(session, network, p["Omar"], day=date(2025, 2, 1), participants=7,
                      status="reviewed")  # in the chart's eight weeks only
     # The next seven days.
@@ -214,7 +218,7 @@ async def test_members_digest_counts_events_and_broadcasts(session, i18n):
     text = Renderer(i18n).text(d, "en", member_row(d, w.people["Rana"]), False)
 
     assert "<b>Saida Network</b>: weekly digest" in text
-    assert "Mar 9\u2009–\u200915, 2025" in text
+    assert "Mar 10\u2009–\u200916, 2025" in text
     assert "3 activities · 👥 35 participants reached" in text
     assert "By type: Awareness session 1, Dialogue session 1, Workshop 1" in text
     assert "By sector: Teacher 2, Community police 1" in text

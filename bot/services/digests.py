@@ -24,13 +24,14 @@ Contents
 --------
 The figures of a batch of networks come from a fixed number of aggregate statements
 (`repo.collect`); texts are made from them in Python (bot.digest_render). Members get the
-last seven local days (activities, participants, by type and sector, how many members
-reported), the next seven days' events with their answer counts and their own answer, and
-the broadcasts of the week that reached them; coordinators also get the names of who
-reported and who did not, reports to review, members who blocked the bot, and a chart of
-activities per week over eight weeks (uploaded once per language to one coordinator,
-sent to the others by file_id). Admins get one message comparing all networks and the
-same figures as an XLSX file.
+seven days up to the moment the digest is built (today included: activities,
+participants, by type and sector, how many members reported), the next seven days'
+events with their answer counts and their own answer, and the broadcasts of the week
+that reached them; coordinators also get the names of who reported and who did not,
+reports to review, members who blocked the bot, and a chart of activities per week over
+eight weeks (uploaded once per language to one coordinator, sent to the others by
+file_id). Admins get one message comparing all networks and the same figures as an XLSX
+file.
 
 Everything goes through the delivery engine: one send job per part, the member's text as a
 per-delivery override of the job's per-locale text.
@@ -155,21 +156,19 @@ def week_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-
-
 def window_for(tz: ZoneInfo, now: datetime) -> Window:
-    """The last seven local days before ``now``'s date, the chart's eight weeks, and the
-    next seven days from ``now``."""
+    """The seven days that end at ``now`` (today, local, and the six days before it: a
+    report filed a minute ago counts), the chart's eight weeks ending today, and the next
+    seven days from ``now``. Events and broadcasts count from ``now`` minus seven days,
+    so one week's digest starts where the last one (at the same hour) stopped."""
     today = now.astimezone(tz).date()
-    start = today - timedelta(days=7)
+    start = today - timedelta(days=6)
     return Window(
         start=start,
-        end=today - timedelta(days=1),
-        chart_start=today - timedelta(days=7 * CHART_WEEKS),
-        since=local_midnight(start, tz),
-        until=local_midnight(today, tz),
+        end=today,
+        chart_start=today - timedelta(days=7 * CHART_WEEKS - 1),
+        since=now - timedelta(days=7),
+        until=now,
         now=now,
     )
 

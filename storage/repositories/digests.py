@@ -250,11 +250,11 @@ async def set_status(session: AsyncSession, digest_id: int, status: str) -> None
 class Window:
     """The periods one network's digest describes."""
 
-    start: date  # the first of the last seven local days
-    end: date  # the last of them (the day before the digest's local date)
-    chart_start: date  # the first day of the chart's eight weeks
-    since: datetime  # UTC: local midnight at the start of ``start``
-    until: datetime  # UTC: local midnight after ``end``
+    start: date  # the first of the last seven local days (six days before ``end``)
+    end: date  # the last of them: the digest's own local date (today counts)
+    chart_start: date  # the first day of the chart's eight weeks (ending with ``end``)
+    since: datetime  # UTC: seven days before ``until``
+    until: datetime  # UTC: the moment of the digest (the past ends here)
     now: datetime  # the moment of the digest; the next seven days start here
 
 
@@ -316,6 +316,20 @@ class NetworkFigures:
 class Collected:
     figures: dict[int, NetworkFigures]
     answers: dict[tuple[int, int], str]  # (event id, user id) -> going / maybe / no
+
+
+def _reported_in(w: Window) -> ColumnElement[bool]:
+    """Reports of the window: dated in its seven days, or dated the day before them and
+    filed after the previous digest (``since``), so that a report of the day of last
+    week's digest, filed after it went out, is counted once, in this one."""
+    return or_(
+        Report.activity_date.between(w.start, w.end),
+        and_(
+            Report.activity_date == w.start - timedelta(days=1),
+            Report.created_at >= w.since,
+            Report.created_at < w.until,
+        ),
+    )
 
 
 def _chunks(ids: Sequence[int]) -> list[list[int]]:
@@ -385,7 +399,7 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
     # Reports of the last seven days by type and sector (totals follow).
     for condition in _per_window(
         windows, Report.network_id,
-        lambda w: Report.activity_date.between(w.start, w.end),
+        lambda w: _reported_in(w),
     ):
         type_rows = await session.execute(
             select(
@@ -411,7 +425,7 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
     # Who reported in the last seven days (anonymised reports have no author).
     for condition in _per_window(
         windows, Report.network_id,
-        lambda w: Report.activity_date.between(w.start, w.end),
+        lambda w: _reported_in(w),
     ):
         author_rows = await session.execute(
             select(Report.network_id, Report.author_id, func.count())
