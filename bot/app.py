@@ -6,16 +6,85 @@ import asyncio
 import gc
 import logging
 import signal
+from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import User
 from aiohttp import web
 
+from bot.cli import CliError
 from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
+
+FIRST_RETRY = 1.0  # seconds before the second try to reach Telegram at start
+MAX_RETRY = 60.0  # the longest wait between tries
+
+
+class StartRefused(CliError):
+    """Telegram refused the bot (a wrong token): one line on stderr, exit status 2."""
+
+
+async def wait_for_telegram(
+    bot: Bot, *, first_retry: float = FIRST_RETRY, max_retry: float = MAX_RETRY
+) -> User:
+    """getMe until Telegram answers: a 401 (or another refusal) is final; the network
+    down, a time-out or a 5xx are tried again with backoff, one log line per try."""
+    delay = first_retry
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await bot.me()
+        except TelegramUnauthorizedError as exc:
+            raise StartRefused(
+                "Telegram refused BOT_TOKEN (401 Unauthorized): check the token from @BotFather"
+            ) from exc
+        except TelegramRetryAfter as exc:
+            wait = float(exc.retry_after)
+            reason = f"429, retry after {exc.retry_after} s"
+        except (TelegramNetworkError, TelegramServerError, TimeoutError, OSError) as exc:
+            wait = delay
+            delay = min(max_retry, delay * 2)
+            reason = f"{type(exc).__name__}: {exc}"
+        except TelegramAPIError as exc:
+            raise StartRefused(f"Telegram refused getMe: {exc}") from exc
+        log.warning(
+            "Telegram is not reachable (try %d: %s); trying again in %.0f s", attempt, reason, wait
+        )
+        await asyncio.sleep(wait)
+
+
+async def _until_stopped(work: asyncio.Future[User]) -> User | None:
+    """Wait for ``work``; SIGINT/SIGTERM meanwhile cancel it (None: stopped)."""
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stopped.set)
+    waiter: asyncio.Future[Any] = asyncio.ensure_future(stopped.wait())
+    try:
+        pending: set[asyncio.Future[Any]] = {work, waiter}
+        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        waiter.cancel()
+    if work.done():
+        return work.result()
+    work.cancel()
+    await asyncio.gather(work, return_exceptions=True)
+    return None
 
 
 def tune_gc() -> None:
@@ -34,11 +103,21 @@ def tune_gc() -> None:
 
 async def run(settings: Settings) -> None:
     settings.require_token()
-    engine = create_engine(settings.database_url)
+    bot = create_bot(settings)
+    try:
+        me = await _until_stopped(asyncio.ensure_future(wait_for_telegram(bot)))
+    except BaseException:
+        await bot.session.close()
+        raise
+    if me is None:
+        await bot.session.close()
+        log.info("prevnet stopped before Telegram answered")
+        return
+    log.info("Telegram answers: the bot is @%s", me.username)
+    engine = create_engine(settings.database_url, **settings.db_pool_options())
     try:
         await upgrade(engine)
         session_pool = create_session_pool(engine)
-        bot = create_bot(settings)
         dp = create_dispatcher(settings, session_pool, bot)
         tune_gc()
         if settings.webhook_url:
@@ -49,6 +128,9 @@ async def run(settings: Settings) -> None:
                 allowed_updates=dp.resolve_used_update_types(),
                 handle_signals=True,
                 close_bot_session=True,
+                # Memory bound on updates taken from Telegram and not yet done; the
+                # dispatcher's flow middleware bounds how many are handled at once.
+                tasks_concurrency_limit=settings.max_updates_in_flight * 4,
             )
     finally:
         await engine.dispose()

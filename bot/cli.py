@@ -362,8 +362,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
     func: Command = args.func
+    from aiogram.utils.token import TokenValidationError
+
     try:
         return asyncio.run(func(settings, args))
+    except TokenValidationError:
+        print("prevnet: BOT_TOKEN is not a bot token (expected 123456:ABC...)", file=sys.stderr)
+        return 2
     except (CliError, MissingToken) as exc:
         print(f"prevnet: {exc}", file=sys.stderr)
         return 2

@@ -34,6 +34,19 @@ class Settings(BaseSettings):
     webhook_host: str = "0.0.0.0"
     webhook_port: int = 8080
     broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
+    # Replies to a member's own action are not held to BROADCAST_RATE; this optional cap
+    # (per second) is for operators who want one. A 429 pauses everything either way.
+    reply_rate: float | None = Field(default=None, gt=0, le=1000)
+    # Database connections: unset means the backend's default (db_pool_defaults()).
+    db_pool_size: int | None = Field(default=None, ge=1, le=500)
+    db_max_overflow: int | None = Field(default=None, ge=0, le=500)
+    db_pool_timeout: float = Field(default=30.0, gt=0, le=600)
+    # Backpressure: updates handled at once; the rest wait in line (in order per chat).
+    max_updates_in_flight: int = Field(default=64, ge=1, le=10_000)
+    # Flood control: more than FLOOD_LIMIT updates from one person in FLOOD_WINDOW seconds
+    # are dropped (one notice); 0 turns it off.
+    flood_limit: int = Field(default=20, ge=0, le=10_000)
+    flood_window: float = Field(default=10.0, gt=0, le=3600)
     log_level: str = "INFO"
 
     @field_validator("admin_ids", mode="before")
@@ -49,7 +62,15 @@ class Settings(BaseSettings):
             return frozenset({value})
         return value
 
-    @field_validator("telegram_api_url", "redis_url", "webhook_url", mode="before")
+    @field_validator(
+        "telegram_api_url",
+        "redis_url",
+        "webhook_url",
+        "reply_rate",
+        "db_pool_size",
+        "db_max_overflow",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -63,6 +84,15 @@ class Settings(BaseSettings):
         if self.bot_token is None or not self.bot_token.get_secret_value().strip():
             raise MissingToken()
         return self.bot_token.get_secret_value().strip()
+
+    def db_pool_options(self) -> dict[str, float | int]:
+        """Pool size, overflow and timeout for `storage.engine.create_engine`."""
+        options: dict[str, float | int] = {"pool_timeout": self.db_pool_timeout}
+        if self.db_pool_size is not None:
+            options["pool_size"] = self.db_pool_size
+        if self.db_max_overflow is not None:
+            options["max_overflow"] = self.db_max_overflow
+        return options
 
     def sqlite_path(self) -> Path | None:
         """The database file when the URL is a SQLite file URL, else None."""

@@ -17,8 +17,10 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import dbguard
 from bot.commands import set_default_menus
 from bot.config import Settings
+from bot.flow import UpdateFlowMiddleware
 from bot.i18n import UserLocaleMiddleware, create_i18n
 from bot.middlewares import ActorMiddleware, DbSessionMiddleware
 from bot.scheduler import AppContext, create_scheduler, job_setups
@@ -72,7 +74,10 @@ def create_dispatcher(
     `delivery.run_until_idle()` to flush what was queued.
     """
     i18n = i18n or create_i18n(settings.default_locale)
-    delivery = DeliveryEngine(bot, session_pool, rate=settings.broadcast_rate)
+    dbguard.install(bot)
+    delivery = DeliveryEngine(
+        bot, session_pool, rate=settings.broadcast_rate, reply_rate=settings.reply_rate
+    )
     delivery.on_job_progress = broadcasts.progress_reporter(bot, i18n, session_pool)
     scheduler = create_scheduler()
     dp = Dispatcher(
@@ -82,6 +87,14 @@ def create_dispatcher(
         i18n=i18n,
         delivery=delivery,
         scheduler=scheduler,
+    )
+    dp.update.outer_middleware(
+        UpdateFlowMiddleware(
+            i18n,
+            max_in_flight=settings.max_updates_in_flight,
+            flood_limit=settings.flood_limit,
+            flood_window=settings.flood_window,
+        )
     )
     dp.update.outer_middleware(DbSessionMiddleware(session_pool))
     dp.update.outer_middleware(ActorMiddleware(settings))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,24 @@ def create_i18n(default_locale: str) -> I18n:
     return I18n(path=LOCALES_DIR, default_locale=default_locale, domain=DOMAIN)
 
 
+_KNOWN_LOCALES: OrderedDict[int, str] = OrderedDict()
+_KNOWN_MAX = 50_000
+
+
+def remember_locale(tg_id: int, locale: str) -> None:
+    """The language last used with this person (for answers given without the database,
+    such as the flood notice)."""
+    if _KNOWN_LOCALES.get(tg_id) != locale:
+        _KNOWN_LOCALES[tg_id] = locale
+    _KNOWN_LOCALES.move_to_end(tg_id)
+    if len(_KNOWN_LOCALES) > _KNOWN_MAX:
+        _KNOWN_LOCALES.popitem(last=False)
+
+
+def known_locale(tg_id: int) -> str | None:
+    return _KNOWN_LOCALES.get(tg_id)
+
+
 def pick_locale(stored: str | None, tg_user: TgUser | None, default: str) -> str:
     """The member's chosen language, else Telegram's language_code if we speak it."""
     if stored in SUPPORTED_LOCALES:
@@ -65,4 +84,8 @@ class UserLocaleMiddleware(I18nMiddleware):
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         actor = data.get("actor")
         stored = actor.user.language if actor is not None and actor.user is not None else None
-        return pick_locale(stored, data.get("event_from_user"), self.i18n.default_locale)
+        tg_user = data.get("event_from_user")
+        locale = pick_locale(stored, tg_user, self.i18n.default_locale)
+        if tg_user is not None:
+            remember_locale(tg_user.id, locale)
+        return locale

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.ledger import UpdateLedger
 from bot.services.access import Actor
+from storage.engine import db_scope, release_connection, update_session
 from storage.repositories import users
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ class DbSessionMiddleware(BaseMiddleware):
     """Each update_id once (bot/ledger.py), then one database session per update, in
     data["session"]. The update_id is committed before any handler runs, so an update that
     long polling delivers again after a restart is skipped, even if its handler failed.
+    The session is committed before each request to Telegram (bot/dbguard.py), so its
+    connection is back in the pool while the bot waits on the network.
     """
 
     def __init__(self, session_pool: async_sessionmaker[AsyncSession]) -> None:
@@ -37,7 +40,8 @@ class DbSessionMiddleware(BaseMiddleware):
             return None
         async with self.session_pool() as session:
             data["session"] = session
-            result = await handler(event, data)
+            with db_scope(), update_session(session):
+                result = await handler(event, data)
             await session.commit()
             return result
 
@@ -59,6 +63,6 @@ class ActorMiddleware(BaseMiddleware):
             # They wrote to us, so they have unblocked the bot.
             await users.clear_unreachable(session, user.id)
             user.unreachable_since = None
-            await session.commit()
+        await release_connection()  # the handler takes a connection when it needs one
         data["actor"] = Actor.build(tg_user.id, user, self.admin_ids)
         return await handler(event, data)

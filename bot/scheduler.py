@@ -4,17 +4,24 @@ loses nothing on restart (each feature re-plans from its tables at start)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramNetworkError, TelegramServerError
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from storage.engine import db_scope
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from bot.services.delivery import DeliveryEngine
@@ -35,8 +42,33 @@ class AppContext:
 JobSetup = Callable[[AppContext], Any]
 
 
+class ScopedScheduler(AsyncIOScheduler):
+    """Each run of an async job is a database scope of its own (storage.engine.db_scope),
+    so a connection it holds across a request to Telegram is seen (bot/dbguard.py)."""
+
+    def add_job(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        if inspect.iscoroutinefunction(func):
+            func = _scoped(func)
+        return super().add_job(func, *args, **kwargs)
+
+
+def _scoped(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(func)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        with db_scope():
+            try:
+                return await func(*args, **kwargs)
+            except (TelegramNetworkError, TelegramServerError) as exc:
+                # Telegram unreachable: one line, not a traceback; the job's rows are
+                # still due, so its next run does the work.
+                log.warning("job %s: Telegram is not reachable (%s)", func.__qualname__, exc)
+                return None
+
+    return run
+
+
 def create_scheduler() -> AsyncIOScheduler:
-    return AsyncIOScheduler(
+    return ScopedScheduler(
         timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )

@@ -1,7 +1,17 @@
-"""Engine and session factory; SQLite gets WAL, a busy timeout and foreign keys."""
+"""Engine and session factory; SQLite gets WAL, a busy timeout and foreign keys.
+
+Every engine also notes, for each pooled connection it hands out, the *scope* it was
+taken in (an update being handled, a scheduled job run, a delivery sender: `db_scope`),
+so the bot can check that no connection of that scope is held while it waits on Telegram
+(`connections_held`).
+"""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +22,96 @@ from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
+# Pool sizes when the settings leave them unset. SQLite has one writer at a time, so more
+# connections only queue on its lock; PostgreSQL serves more at once.
+POOL_DEFAULTS: dict[str, dict[str, int]] = {
+    "sqlite": {"pool_size": 5, "max_overflow": 5},
+    "postgresql": {"pool_size": 10, "max_overflow": 10},
+}
+
+# id(connection record) -> the scope it was checked out in.
+_holders: dict[int, object] = {}
+_SCOPE: ContextVar[object | None] = ContextVar("prevnet_db_scope", default=None)
+
+
+@contextmanager
+def db_scope() -> Iterator[object]:
+    """Connections taken in this block (this task and the tasks it starts) belong to one
+    scope, which `connections_held` counts."""
+    scope = object()
+    token = _SCOPE.set(scope)
+    try:
+        yield scope
+    finally:
+        _SCOPE.reset(token)
+
+
+_UPDATE_SESSION: ContextVar[AsyncSession | None] = ContextVar("prevnet_db_session", default=None)
+
+
+@contextmanager
+def update_session(session: AsyncSession) -> Iterator[None]:
+    """The session of the update being handled in this block (this task): it is committed
+    before a request to Telegram and before another session takes a connection."""
+    token = _UPDATE_SESSION.set(session)
+    try:
+        yield
+    finally:
+        _UPDATE_SESSION.reset(token)
+
+
+async def release_connection() -> None:
+    """Commit the current update's session if it is in a transaction, so its connection
+    goes back to the pool (the session takes one again on its next query); a no-op
+    outside an update."""
+    session = _UPDATE_SESSION.get()
+    if session is not None and session.in_transaction():
+        await session.commit()
+
+
+class NestedConnectionWarning(RuntimeWarning):
+    """A scope took a second connection while holding one: with a small pool, enough of
+    these at once wait for each other until the pool times out."""
+
+
+def _track(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        scope = _SCOPE.get()
+        if scope is not None:
+            if any(holder is scope for holder in _holders.values()):
+                warnings.warn(
+                    "a second database connection taken while this update or job holds one",
+                    NestedConnectionWarning,
+                    stacklevel=2,
+                )
+            _holders[id(record)] = scope
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checkin(_dbapi: Any, record: Any) -> None:
+        _holders.pop(id(record), None)
+
+
+def connections_held() -> int:
+    """How many pooled connections the current scope has checked out (0 outside one)."""
+    scope = _SCOPE.get()
+    if scope is None or not _holders:
+        return 0
+    return sum(1 for holder in _holders.values() if holder is scope)
+
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
+    backend = url.get_backend_name()
+    memory = backend == "sqlite" and (not url.database or url.database == ":memory:")
+    if not memory:
+        for key, value in POOL_DEFAULTS.get(backend, {}).items():
+            if kwargs.get(key) is None:
+                kwargs[key] = value
+    else:
+        for key in ("pool_size", "max_overflow", "pool_timeout"):
+            kwargs.pop(key, None)
+    if backend == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args = kwargs.pop("connect_args", {})
@@ -31,9 +127,12 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        _track(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    _track(engine)
+    return engine
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

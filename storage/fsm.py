@@ -17,6 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.engine import release_connection
 from storage.models import FsmRecord, utcnow
 
 Entry = tuple[str | None, dict[str, Any]]
@@ -53,6 +54,7 @@ class SqlStorage(BaseStorage):
         if cached is not None:
             self._cache.move_to_end(k)
             return cached
+        await release_connection()  # one connection at a time per update
         async with self._pool() as session:
             row = (
                 await session.execute(
@@ -70,6 +72,7 @@ class SqlStorage(BaseStorage):
         data = values.get("data", old_data)
         if (state, data) == (old_state, old_data):
             return
+        await release_connection()
         async with self._pool() as session:
             if state is None and not data:
                 await session.execute(delete(FsmRecord).where(FsmRecord.key == k))

@@ -30,6 +30,7 @@ def settings(tmp_path: Path) -> Settings:
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'test.db'}",
         admin_ids=frozenset({ADMIN_ID}),
         default_locale="en",
+        flood_limit=0,  # scripted people act faster than anyone; tests/test_load.py tests it
     )
 
 

@@ -425,8 +425,10 @@ async def test_network_errors_and_timeouts_are_retried_other_errors_are_not(
     job = await enqueue(engine, pool, [person])
     await engine.run_until_idle()
     (row,) = await rows(pool, job.id)
-    assert (row.status, row.attempts, row.message_id) == ("sent", 3, 3)
+    # The refused connection never reached Telegram: retried, but not counted as an attempt.
+    assert (row.status, row.attempts, row.message_id) == ("sent", 2, 3)
     assert len(session.requests) == 3
+    assert engine.limiter.pauses == 1  # the whole engine waited for the network
 
     session.script.extend([(401, "Unauthorized")])  # not a temporary problem
     job = await enqueue(engine, pool, [person])

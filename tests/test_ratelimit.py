@@ -176,9 +176,9 @@ async def test_cancelled_waiters_give_their_slot_back() -> None:
         assert lim.in_flight == 2
         lim.release()
         lim.release(sent=False)  # never left: does not occupy the window
-        await lim.acquire()
+        await lim.acquire(Priority.LOW)
         assert clock() == pytest.approx(0.0)  # one slot was free at once
-        await lim.acquire()  # the second waits for the first send to leave the window
+        await lim.acquire(Priority.LOW)  # the second waits for the first send to leave the window
         assert clock() == pytest.approx(1.0)
 
     await clock.run(scenario())
@@ -342,3 +342,51 @@ async def test_interactive_replies_skip_the_chat_spacer_but_bulk_keeps_its_dista
     with bulk():
         assert await middleware(make_request, None, Method()) == "ok"  # type: ignore[arg-type]
     assert slept and abs(slept[-1] - 1.0) < 1e-6  # bulk waited one interval after them
+
+
+async def test_replies_go_at_once_and_bulk_uses_what_is_left() -> None:
+    clock = VirtualClock()
+    lim = limiter(clock, 10)
+    replies: list[float] = []
+    bulk: list[float] = []
+
+    async def reply() -> None:
+        async with lim.slot(Priority.HIGH):
+            replies.append(clock())
+
+    async def send_bulk() -> None:
+        async with lim.slot(Priority.LOW):
+            bulk.append(clock())
+
+    async def scenario() -> None:
+        # 40 members tap at the same instant: 40 answers, none waits for the broadcast rate.
+        await asyncio.gather(*(reply() for _ in range(40)))
+        assert replies == [0.0] * 40
+        # The bulk send waits until the replies have left the window.
+        await send_bulk()
+
+    await clock.run(scenario())
+    assert bulk[0] >= 1.0
+    # A 429's pause still holds replies.
+    lim.pause(2.0)
+    start = clock()
+    await clock.run(reply())
+    assert replies[-1] - start >= 2.0
+
+
+async def test_reply_rate_caps_replies_when_set() -> None:
+    clock = VirtualClock()
+    lim = limiter(clock, 10, reply_rate=5)
+    grants: list[float] = []
+
+    async def reply() -> None:
+        async with lim.slot(Priority.HIGH):
+            grants.append(clock())
+
+    async def burst() -> None:
+        await asyncio.gather(*(reply() for _ in range(25)))
+
+    await clock.run(burst())
+    assert len(grants) == 25
+    assert max_in_window(grants) <= 6  # evenly spaced at 5 per second (float edges)
+    assert grants[-1] >= 4.7

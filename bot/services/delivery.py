@@ -36,7 +36,7 @@ API
 ``DeliveryEngine(bot, session_pool, *, rate, worker_id=None, max_attempts=5,
 concurrency=None, lease=60, backoff_base=2, backoff_max=600, poll_interval=1,
 progress_interval=2, request_timeout=None, per_chat_interval=1.05, claim_batch=None,
-stop_grace=10, record_linger=0.02, limiter=None)``; ``concurrency`` None means
+stop_grace=10, record_linger=0.02, limiter=None, reply_rate=None)``; ``concurrency`` None means
 ceil(rate / 2) clamped to 10..100 requests in flight.
 
 * ``install()``: the rate-limit middleware on ``bot.session`` (idempotent). start() installs
@@ -162,6 +162,7 @@ from bot.services.ratelimit import (
     PriorityRateLimiter,
     RateLimitMiddleware,
 )
+from storage.engine import db_scope
 from storage.models import SendJob, utcnow
 from storage.repositories import delivery as repo
 from storage.repositories import users as users_repo
@@ -440,6 +441,14 @@ def build_method(
     return _Template(payload, locale).build(chat_id, delivery_id, params)
 
 
+# aiohttp errors raised before the request was written: nothing reached Telegram.
+_NOT_SENT_ERRORS = ("ClientConnectorError", "ClientConnectorDNSError", "ClientProxyConnectionError")
+
+
+def _never_left(exc: TelegramNetworkError) -> bool:
+    return str(exc.message).startswith(_NOT_SENT_ERRORS)
+
+
 def _message_id(result: Any) -> int | None:
     if isinstance(result, list):
         result = result[0] if result else None
@@ -497,6 +506,7 @@ class DeliveryEngine:
         stop_grace: float = 10.0,
         record_linger: float = 0.02,
         limiter: PriorityRateLimiter | None = None,
+        reply_rate: float | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -516,7 +526,7 @@ class DeliveryEngine:
         self.stop_grace = stop_grace
         self.record_linger = record_linger
         self.claim_batch = claim_batch or max(2 * self.concurrency, min(500, math.ceil(rate)))
-        self.limiter = limiter or PriorityRateLimiter(self.rate)
+        self.limiter = limiter or PriorityRateLimiter(self.rate, reply_rate=reply_rate)
         spacer = ChatSpacer(per_chat_interval) if per_chat_interval > 0 else None
         self.middleware = RateLimitMiddleware(self.limiter, spacer)
         self.on_job_progress: ProgressCallback | None = None
@@ -539,6 +549,7 @@ class DeliveryEngine:
         self._installed_here = False
         self._jobs_running = False
         self._rr = 0
+        self._network_backoff = 0.0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -886,6 +897,10 @@ class DeliveryEngine:
 
     async def _sender(self) -> None:
         _BULK.set(True)  # this task's requests are low priority in the limiter
+        with db_scope():  # it holds no connection while sending (bot/dbguard.py)
+            await self._send_loop()
+
+    async def _send_loop(self) -> None:
         assert self._queue is not None and self._results_ready is not None
         loop = asyncio.get_running_loop()
         queue = self._queue
@@ -936,7 +951,11 @@ class DeliveryEngine:
             self.stats.blocked += 1
             result.blocked_user = row.user_id
             return repo.outcome(row.id, BLOCKED, error=f"403: {exc.message}", **self._claim_of(row))
-        except (TelegramServerError, TelegramNetworkError, TimeoutError) as exc:
+        except TelegramNetworkError as exc:
+            if _never_left(exc):
+                return self._unreachable(row, str(exc))
+            return self._transient(row, f"{type(exc).__name__}: {exc}")
+        except (TelegramServerError, TimeoutError) as exc:
             return self._transient(row, f"{type(exc).__name__}: {exc}")
         except TelegramAPIError as exc:  # 400 chat not found, bad request, 404, 401, ...
             self.stats.failed += 1
@@ -949,12 +968,29 @@ class DeliveryEngine:
             log.exception("delivery %s: unexpected error", row.id)
             return self._transient(row, f"{type(exc).__name__}: {exc}")
         self.stats.sent += 1
+        self._network_backoff = 0.0
         return repo.outcome(
             row.id, SENT, message_id=_message_id(response), sent_at=utcnow(), **self._claim_of(row)
         )
 
     def _claim_of(self, row: ClaimedDelivery) -> dict[str, Any]:
         return {"claimed_by": self.worker_id, "claimed_at": row.claimed_at}
+
+    def _unreachable(self, row: ClaimedDelivery, error: str) -> dict[str, Any]:
+        """Telegram could not be reached, so the message never left: not an attempt. The
+        whole engine pauses (1 s, doubling to 30 s) and picks the row up again after."""
+        self.stats.requeued += 1
+        wait = self._network_backoff = min(30.0, max(1.0, self._network_backoff * 2))
+        if self.limiter.paused_until < time.monotonic() + wait - 0.5:
+            log.warning("Telegram is not reachable (%s); sending paused for %.0f s", error, wait)
+            self.limiter.pause(wait, reason="Telegram unreachable")
+        return repo.outcome(
+            row.id,
+            PENDING,
+            attempted=False,
+            next_attempt_at=utcnow() + timedelta(seconds=wait),
+            error=f"unreachable: {error}",
+        )
 
     def _transient(self, row: ClaimedDelivery, error: str) -> dict[str, Any]:
         attempts = row.attempts + 1
@@ -1042,6 +1078,12 @@ class DeliveryEngine:
         self, job_id: int, *, done: bool = False, after: asyncio.Task[None] | None = None
     ) -> None:
         _BULK.set(False)  # the author's progress message is not a bulk send
+        with db_scope():
+            await self._report_progress(job_id, done=done, after=after)
+
+    async def _report_progress(
+        self, job_id: int, *, done: bool, after: asyncio.Task[None] | None
+    ) -> None:
         if after is not None:
             await asyncio.gather(after, return_exceptions=True)
         callback = self.on_job_progress

@@ -5,12 +5,14 @@ second to one chat; past that it answers 429 with ``retry_after`` and the whole 
 wait. Every message-sending request therefore goes through one `RateLimitMiddleware`
 installed on the bot's aiogram session (`DeliveryEngine.install` does it):
 
-* `PriorityRateLimiter` hands out send slots at ``rate`` per second to a priority queue
-  of waiters. Interactive replies (requests made by handlers, `Priority.HIGH`) are served
-  before bulk sends (requests made inside `bulk_priority()`, i.e. by the delivery engine,
-  `Priority.LOW`), so a member's answer waits at most for the next free slot, never
-  behind a broadcast. Within a priority, first come first served.
-* A slot is granted only when two rules allow it:
+* `PriorityRateLimiter` hands out send slots to a priority queue of waiters. Interactive
+  replies (requests made by handlers, `Priority.HIGH`) go at once: Telegram's ~30/s is a
+  limit on broadcasts, and a member waiting for the answer to their own tap must not queue
+  behind one (an optional ``reply_rate`` caps them, GCRA, for operators who want it).
+  They are counted all the same, so bulk sends (requests made inside `bulk_priority()`,
+  i.e. by the delivery engine, `Priority.LOW`) use what is left of ``rate``. Within a
+  priority, first come first served.
+* A bulk slot is granted only when two rules allow it:
 
   - a sliding log: at most N = round(rate) sends per window of N / rate seconds, where a
     send occupies the window from the moment it is granted until ``window`` after its
@@ -132,6 +134,7 @@ class PriorityRateLimiter:
         self,
         rate: float,
         *,
+        reply_rate: float | None = None,
         window: float = 1.0,
         smooth_burst: float = 0.05,
         clock: Clock = time.monotonic,
@@ -152,12 +155,20 @@ class PriorityRateLimiter:
         self._tolerance = max(0.0, smooth_burst - self._interval)
         self._tat = -math.inf
         self._paused_until = -math.inf
+        # Optional cap on replies: GCRA, evenly spaced.
+        if reply_rate is not None and not reply_rate > 0:
+            raise ValueError("reply_rate must be a positive number of sends per second")
+        self.reply_rate = reply_rate
+        self._reply_interval = 1.0 / reply_rate if reply_rate else 0.0
+        self._reply_tolerance = 0.0
+        self._reply_tat = -math.inf
         self._waiters: list[tuple[int, int, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._pump_task: asyncio.Task[None] | None = None
         self._released: asyncio.Future[None] | None = None
         self.granted = 0
         self.pauses = 0
+        self.queued = 0  # acquisitions that had to wait in line
 
     @property
     def capacity(self) -> int:
@@ -176,13 +187,13 @@ class PriorityRateLimiter:
     def paused_until(self) -> float:
         return self._paused_until
 
-    def pause(self, seconds: float) -> None:
+    def pause(self, seconds: float, reason: str = "429 from Telegram") -> None:
         """Grant nothing for ``seconds`` (Telegram said 429 retry_after); never shortens."""
         until = self._clock() + max(0.0, float(seconds))
         if until > self._paused_until:
             self._paused_until = until
             self.pauses += 1
-            log.warning("send limiter paused for %.1f s (429 from Telegram)", seconds)
+            log.warning("send limiter paused for %.1f s (%s)", seconds, reason)
 
     def _ready_at(self, now: float, cost: int, priority: int = Priority.LOW) -> float:
         """When a grant of ``cost`` becomes possible; inf: only after a release."""
@@ -191,8 +202,11 @@ class PriorityRateLimiter:
         while log_ and log_[0] <= horizon:
             log_.popleft()
         ready = self._paused_until
-        if priority != Priority.HIGH:
-            ready = max(ready, self._tat - self._tolerance)
+        if priority == Priority.HIGH:  # replies: only a pause (and REPLY_RATE) holds them
+            if self._reply_interval:
+                ready = max(ready, self._reply_tat - self._reply_tolerance)
+            return ready
+        ready = max(ready, self._tat - self._tolerance)
         excess = self._in_flight + len(log_) + cost - self._n
         if excess > 0:
             if excess > len(log_):
@@ -202,8 +216,12 @@ class PriorityRateLimiter:
             ready = max(ready, log_[excess - 1] + self._window, math.nextafter(now, math.inf))
         return ready
 
-    def _grant(self, now: float, cost: int) -> None:
-        self._tat = max(self._tat, now) + cost * self._interval
+    def _grant(self, now: float, cost: int, priority: int = Priority.LOW) -> None:
+        if priority == Priority.HIGH:
+            if self._reply_interval:
+                self._reply_tat = max(self._reply_tat, now) + cost * self._reply_interval
+        else:
+            self._tat = max(self._tat, now) + cost * self._interval
         self._in_flight += cost
         self.granted += cost
 
@@ -229,10 +247,11 @@ class PriorityRateLimiter:
         # Nobody of this priority or higher is waiting (an interactive reply overtakes the
         # bulk queue) and a slot is free now: no queueing.
         if (not waiters or waiters[0][0] > priority) and self._ready_at(now, cost, priority) <= now:
-            self._grant(now, cost)
+            self._grant(now, cost, priority)
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (int(priority), next(self._seq), cost, fut))
+        self.queued += 1
         if self._pump_task is None:
             self._pump_task = asyncio.create_task(self._pump(), name="rate-limiter-pump")
         try:
@@ -270,7 +289,7 @@ class PriorityRateLimiter:
                     await self._sleep(max(ready - now, _MIN_SLEEP))
                     continue
                 heapq.heappop(waiters)
-                self._grant(now, cost)
+                self._grant(now, cost, priority)
                 fut.set_result(None)
         finally:
             self._pump_task = None
