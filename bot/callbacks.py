@@ -213,3 +213,11 @@ class DigestSendCb(CallbackData, prefix="dgsend"):
 
     network_id: int
     step: str = "ask"
+
+
+# /newnetwork (admins).
+class NewNetCb(CallbackData, prefix="nn"):
+    """A step of the new-network dialog: country, tz, lang, approval, go, slug, cancel."""
+
+    step: str
+    value: str = ""

@@ -36,6 +36,7 @@ COMMANDS = (
     ("reports", __("Reports of my networks"), Level.COORDINATOR),
     ("export", __("Export reports as CSV and Excel"), Level.COORDINATOR),
     ("settings", __("Network settings (event reminders)"), Level.COORDINATOR),
+    ("newnetwork", __("Create a network (admins)"), Level.ADMIN),
     ("audit", __("The audit log (admins)"), Level.ADMIN),
 )
 COMMAND_LEVEL = {name: level for name, _desc, level in COMMANDS}

@@ -30,7 +30,7 @@ from babel.dates import format_interval, format_skeleton, format_time
 from babel.numbers import format_decimal, format_percent
 
 from bot import charts
-from bot.labels import activity_label, answer_label, sector_label
+from bot.labels import activity_label, answer_label, join_list, sector_label
 from storage.models import Network, Role
 from storage.models_events import Answer
 from storage.repositories.digests import (
@@ -163,11 +163,11 @@ def person(m: MemberRow) -> str:
 
 def names(people: Sequence[MemberRow], locale: str) -> str:
     shown = sorted(people, key=lambda m: ((m.name or "").casefold(), m.user_id))
-    text = sep(locale).join(person(m) for m in shown[:NAMES_MAX])
+    items = [person(m) for m in shown[:NAMES_MAX]]
     if len(shown) > NAMES_MAX:
         rest = len(shown) - NAMES_MAX
-        text += " " + _("and {n} more", "and {n} more", rest).format(n=num(rest, locale))
-    return text
+        items.append(_("{n} more", "{n} more", rest).format(n=num(rest, locale)))
+    return join_list(items, locale)
 
 
 def fit(text: str, limit: int = TEXT_MAX) -> str:
@@ -269,16 +269,18 @@ class Renderer:
             by_type = sorted(f.by_type.items(), key=lambda kv: (-kv[1][0], kv[0]))
             lines.append(
                 _("By type: {list}").format(
-                    list=sep(locale).join(
-                        f"{escape(activity_label(t))} {num(c, locale)}" for t, (c, _p) in by_type
+                    list=join_list(
+                        (f"{escape(activity_label(t))} {num(c, locale)}" for t, (c, _p) in by_type),
+                        locale,
                     )
                 )
             )
             by_sector = sorted(f.by_sector.items(), key=lambda kv: (-kv[1], kv[0]))
             lines.append(
                 _("By sector: {list}").format(
-                    list=sep(locale).join(
-                        f"{escape(sector_label(s))} {num(c, locale)}" for s, c in by_sector
+                    list=join_list(
+                        (f"{escape(sector_label(s))} {num(c, locale)}" for s, c in by_sector),
+                        locale,
                     )
                 )
             )

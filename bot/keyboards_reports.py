@@ -27,6 +27,8 @@ from bot.labels import ACTIVITY_LABELS, AGE_LABELS, activity_label
 from bot.services import reports as service
 from storage.models_reports import Report, ReportStatus
 
+BUTTON_WORDS = 18  # characters of a description on a button
+
 
 def menu_label() -> str:
     """The persistent keyboard button that starts /report (and the nudge's button)."""
@@ -112,10 +114,12 @@ def my_reports(rows: Sequence[Report], now: datetime) -> InlineKeyboardMarkup | 
     for r in rows:
         if not service.can_edit(r, now):
             continue
-        kb.button(text="✏️ " + r.reference, callback_data=RepMineCb(report_id=r.id, action="edit"))
-        kb.button(
-            text="🗑 " + r.reference, callback_data=RepMineCb(report_id=r.id, action="withdraw")
-        )
+        label = r.reference
+        words = service.first_words(r.description, BUTTON_WORDS)
+        if words:
+            label += " · " + words
+        kb.button(text="✏️ " + label, callback_data=RepMineCb(report_id=r.id, action="edit"))
+        kb.button(text="🗑 " + label, callback_data=RepMineCb(report_id=r.id, action="withdraw"))
         count += 1
     if not count:
         return None

@@ -1,8 +1,13 @@
-"""Translated names of stored values (sectors, roles, languages)."""
+"""Translated names of stored values (sectors, roles, languages), lists said the way each
+language says them, and typed numbers in any script."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.i18n.context import get_i18n
+from babel.lists import format_list
 
 from storage.models import MembershipStatus, Role, Sector
 from storage.models_events import Answer, EventKind
@@ -151,3 +156,32 @@ AUDIT_LABELS = {
 def audit_label(action: str) -> str:
     label = AUDIT_LABELS.get(action)
     return str(label) if label is not None else action
+
+
+# Lists and typed numbers.
+
+
+def current_locale(default: str = "en") -> str:
+    """The locale of the update being handled (or of an ``i18n.use_locale`` block)."""
+    try:
+        return get_i18n().current_locale
+    except LookupError:
+        return default
+
+
+def join_list(items: Iterable[str], locale: str | None = None) -> str:
+    """Items as a sentence says them: "a, b, and c", "a, b et c", "a وb وc" (CLDR, via
+    Babel's ``format_list``). ``locale``: the current one when not given."""
+    values = [str(item) for item in items]
+    if not values:
+        return ""
+    return format_list(values, style="standard", locale=locale or current_locale())
+
+
+# Arabic-Indic and Persian digits are decimal digits; their decimal separator and comma.
+_NUMBER_MARKS = str.maketrans({"\u066b": ".", "\u066c": "", "\u060c": ","})
+
+
+def to_ascii_digits(text: str) -> str:
+    """Arabic-Indic and other decimal digits as 0-9 (٢٠ -> 20, ١٫٥ -> 1.5, "،" -> ",")."""
+    return "".join(str(int(ch)) if ch.isdecimal() else ch for ch in text.translate(_NUMBER_MARKS))

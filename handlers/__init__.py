@@ -15,6 +15,7 @@ from handlers import (
     fallback,
     invites,
     members,
+    networks,
     privacy,
     registration,
     reports,
@@ -34,6 +35,7 @@ MODULES = (
     reports,
     digest,
     audit,
+    networks,
     fallback,
 )
 

@@ -21,7 +21,7 @@ from bot import keyboards_broadcast as kb
 from bot.callbacks import AckCb, BcAudCb, BcCancelCb, BcNetCb, BcSecCb, BcStepCb, PickNetCb
 from bot.config import Settings
 from bot.filters import MinLevel
-from bot.labels import sector_label
+from bot.labels import join_list, sector_label
 from bot.replies import say
 from bot.services import broadcasts, networks
 from bot.services.access import Actor, Level
@@ -223,14 +223,14 @@ async def got_content(
 async def _summary(
     session: AsyncSession, actor: Actor, audience: Audience, people: int, unreachable: int
 ) -> str:
-    names = ", ".join(
+    names = join_list(
         escape(n.name) for n in await networks.coordinated(session, actor)
         if n.id in audience.network_ids
     )
     if audience.roles:
         who = _("coordinators only")
     elif audience.sectors:
-        who = ", ".join(sector_label(s) for s in audience.sectors)
+        who = join_list(sector_label(s) for s in audience.sectors)
     else:
         who = _("everyone")
     text = _(

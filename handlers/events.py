@@ -16,14 +16,14 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from babel.dates import format_date, get_timezone_location
+from babel.dates import format_date, format_time, get_timezone_location
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
 from bot import keyboards_events as kb
 from bot.callbacks import AttendCb, EventCb, NewEventCb, OffsetCb, PickNetCb, RsvpCb
 from bot.filters import MinLevel
-from bot.labels import ANSWER_LABELS, answer_label, event_kind_label
+from bot.labels import ANSWER_LABELS, answer_label, event_kind_label, join_list
 from bot.replies import say
 from bot.services import events, networks
 from bot.services.access import Actor, Level
@@ -74,8 +74,8 @@ def problem_text(exc: EventError, tz_name: str | None = None, *, step: str = "")
             return _("Please type the time as HH:MM, for example 17:00.")
         if step == "end":
             return _(
-                "Please type the end time as HH:MM, a length such as 2h or 90m, "
-                "or the end date and time as YYYY-MM-DD HH:MM."
+                "Please type the end time as HH:MM, a length such as 90 (minutes), "
+                "2 (hours), 1h30 or 1.5h, or the end date and time as YYYY-MM-DD HH:MM."
             )
         return _(
             "Please type the date and time as YYYY-MM-DD HH:MM, for example {example}."
@@ -276,8 +276,8 @@ async def _ask_end(event: Message | CallbackQuery, state: FSMContext, starts_at:
     await say(
         event,
         _(
-            "How long will it last? Choose, or type the end time as HH:MM "
-            "(or a length such as 2h or 90m)."
+            "How long will it last? Choose, or type a length (90 is 90 minutes, 2 is "
+            "2 hours, 1h30) or the end time as HH:MM."
         ),
         reply_markup=kb.lengths(lengths_offered()),
     )
@@ -306,9 +306,19 @@ async def _end_at(event: Message | CallbackQuery, state: FSMContext, text: str) 
         return
     await state.update_data(ends_at=ends_at.isoformat())
     await state.set_state(NewEvent.place)
-    await say(event, _("Where? Type the place (up to {n} characters).").format(
+    length = _length_line(starts_at, ends_at, data["tz"])
+    await say(event, length + "\n\n" + _("Where? Type the place (up to {n} characters).").format(
         n=events.PLACE_MAX
     ))
+
+
+def _length_line(starts_at: datetime, ends_at: datetime, tz_name: str) -> str:
+    """"⏱ 1 hour 30 minutes, until 18:30": what a typed length was taken to mean."""
+    minutes = int((ends_at - starts_at).total_seconds() // 60)
+    until = format_time(ends_at.astimezone(ZoneInfo(tz_name)), "short", locale=_locale())
+    return "⏱ " + _("{length}, until {time}").format(
+        length=events.duration_label(minutes), time=until
+    )
 
 
 @router.message(NewEvent.place, F.text, ~F.text.startswith("/"))
@@ -390,10 +400,12 @@ async def _preview(
     reminders = _("Reminders: {offsets} before (change them in /settings).").format(
         offsets=events.offsets_label(offsets)
     )
+    length = _length_line(draft.starts_at, draft.ends_at, data["tz"])
     await state.set_state(NewEvent.preview)
     await say(
         event,
-        note + "\n\n" + events.announcement_text(card, i18n.current_locale) + "\n\n" + reminders,
+        note + "\n\n" + events.announcement_text(card, i18n.current_locale) + "\n\n"
+        + length + "\n" + reminders,
         reply_markup=kb.confirm(),
     )
 
@@ -578,7 +590,7 @@ async def show(
 def _names(people: list[Person]) -> str:
     if not people:
         return "—"
-    return ", ".join(escape(p.display_name or "#" + str(p.user_id)) for p in people)
+    return join_list(escape(p.display_name or "#" + str(p.user_id)) for p in people)
 
 
 @router.callback_query(EventCb.filter(F.action == "who"))

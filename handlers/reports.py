@@ -498,6 +498,9 @@ async def my_reports(message: Message, session: AsyncSession, actor: Actor, i18n
         ]
         if len(nets) > 1 and network is not None:
             parts.append(escape(network.name))
+        words = service.first_words(r.description)
+        if words:
+            parts.append(_("“{words}”").format(words=escape(words)))
         lines.append("• " + " · ".join(parts) + service.status_mark(r.status))
     now = utcnow()
     markup = kb.my_reports(rows, now)
@@ -544,7 +547,9 @@ async def withdraw_mine(
         await query.answer(service.problem_text(exc, i18n.current_locale), show_alert=True)
         return
     await query.answer()
-    text = _("Withdraw report {ref}? It will be deleted.").format(ref=report.reference)
+    text = _("Withdraw report {ref} (“{words}”)? It will be deleted.").format(
+        ref=report.reference, words=escape(service.first_words(report.description))
+    )
     body = service.report_summary(report, None, i18n.current_locale)
     await say(query, f"{text}\n\n{body}", reply_markup=kb.confirm_withdraw(report.id))
 
@@ -628,7 +633,7 @@ async def _show_list(
         ).format(
             network=escape(page.network.name),
             n=service.fmt_number(page.total, locale),
-            filters=", ".join(filters),
+            filters=" · ".join(filters),
         )
     ]
     if page.pages > 1:

@@ -220,8 +220,8 @@ async def test_members_digest_counts_events_and_broadcasts(session, i18n):
     assert "<b>Saida Network</b>: weekly digest" in text
     assert "Mar 10\u2009–\u200916, 2025" in text
     assert "3 activities · 👥 35 participants reached" in text
-    assert "By type: Awareness session 1, Dialogue session 1, Workshop 1" in text
-    assert "By sector: Teacher 2, Community police 1" in text
+    assert "By type: Awareness session 1, Dialogue session 1, and Workshop 1" in text
+    assert "By sector: Teacher 2 and Community police 1" in text
     assert "1 of 3 members reported." in text
     assert "📅 <b>Monthly meeting</b> · Tue, Mar 18, 9:00\u202fAM" in text
     assert "Going 2 · Maybe 1 · Not going 0 · <i>your answer: Going</i>" in text
@@ -243,7 +243,7 @@ async def test_coordinators_digest_names_reviews_and_blocked(session, i18n):
 
     assert "📣 Coordinators: budget" in text  # coordinators see every broadcast
     assert "✅ Reported (1): Rana" in text
-    assert "⏳ Not reported yet (2): Omar, Sami &lt;b&gt;" in text  # names escaped
+    assert "⏳ Not reported yet (2): Omar and Sami &lt;b&gt;" in text  # names escaped
     assert "🗂 4 reports to review: /reports" in text
     assert "🚫 1 member blocked the bot: Sami &lt;b&gt;" in text
     assert "your answer: Going" in text

@@ -205,7 +205,7 @@ async def test_coordinator_creates_an_event_and_members_get_it(
     assert "This is what 4 members will get" in preview
     assert "First aid &lt;basics&gt;" in preview and "Town hall &lt;A&amp;B&gt;" in preview
     assert "Bring &lt;your&gt; notes &amp; a pen." in preview
-    assert "Reminders: 1 day, 1 hour before" in preview
+    assert "Reminders: 1 day and 1 hour before" in preview
     assert data_of(out) == ["nev:confirm:1", "nev:confirm:0"]
     assert await session.scalar(select(func.count()).select_from(Event)) == 0
 
@@ -373,7 +373,7 @@ async def test_coordinator_sees_answers_and_marks_who_came(session, person, said
     out = await coordinator.press(f"ev:who:{event.id}")
     text = texts(out)[-1]
     assert "✅ Going (1): Rana" in text and "🤔 Maybe (1): Omar" in text
-    assert "❌ Not going (1): Sami" in text and "No answer yet (2): Hana, Lina" in text
+    assert "❌ Not going (1): Sami" in text and "No answer yet (2): Hana and Lina" in text
     out = await coordinator.press(f"ev:attend:{event.id}")
     assert texts(out) == ["Attendance can be marked once the event has started."]
 
@@ -485,7 +485,7 @@ async def test_change_time_then_cancel_tells_those_going_or_maybe(
 async def test_settings_change_the_reminder_offsets(session, person, saida, irbid):
     coordinator = person(COORDINATOR)
     out = await coordinator.send("/settings")
-    assert "Event reminders: 1 day, 1 hour before the start." in texts(out)[0]
+    assert "Event reminders: 1 day and 1 hour before the start." in texts(out)[0]
     assert f"remoff:{saida.id}:180" in data_of(out) and f"remoff:{saida.id}:0" in data_of(out)
     labels = dict((d, label) for label, d in buttons(out))
     assert labels[f"remoff:{saida.id}:1440"].startswith("🔔")
@@ -497,7 +497,7 @@ async def test_settings_change_the_reminder_offsets(session, person, saida, irbi
     assert "Report settings of" in texts(await coordinator.press(nudges))[-1]
     out = await coordinator.send("/settings")
     out = await coordinator.press(f"remoff:{saida.id}:180")
-    assert "1 day, 3 hours, 1 hour before" in texts(out)[-1]
+    assert "1 day, 3 hours, and 1 hour before" in texts(out)[-1]
     assert await repo.reminder_offsets(session, saida.id) == [1440, 180, 60]
     await coordinator.press(f"remoff:{saida.id}:1440")
     assert await repo.reminder_offsets(session, saida.id) == [180, 60]
@@ -506,11 +506,11 @@ async def test_settings_change_the_reminder_offsets(session, person, saida, irbi
     out = await coordinator.send("soon")
     assert texts(out)[0].startswith("Please send up to 6 times")
     out = await coordinator.send("2h 5m 1m")
-    assert "2 hours, 5 minutes, 1 minute before" in texts(out)[-1]
+    assert "2 hours, 5 minutes, and 1 minute before" in texts(out)[-1]
     assert await repo.reminder_offsets(session, saida.id) == [120, 5, 1]
     # Irbid is untouched; its own coordinator sees the defaults.
     out = await person(OTHER_COORDINATOR).send("/settings")
-    assert "1 day, 1 hour before" in texts(out)[0] and "Irbid Network" in texts(out)[0]
+    assert "1 day and 1 hour before" in texts(out)[0] and "Irbid Network" in texts(out)[0]
 
 
 async def test_help_lists_the_event_commands_by_role(person, saida):

@@ -246,5 +246,5 @@ def test_duration_labels(i18n):
     with i18n.context(), i18n.use_locale("en"):
         assert events.duration_label(1440) == "1 day"
         assert events.duration_label(90) == "1 hour 30 minutes"
-        assert events.offsets_label([1440, 60]) == "1 day, 1 hour"
+        assert events.offsets_label([1440, 60]) == "1 day and 1 hour"
         assert events.offsets_label([]) == "no reminders"

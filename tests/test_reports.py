@@ -441,7 +441,7 @@ async def test_coordinator_lists_filters_pages_and_reviews(session, person, bot)
     out = await coordinator.press(f"rtm:{network.id}:0")
     assert f"rl:{network.id}:0:workshop:0" in data(out)
     out = await coordinator.press(f"rl:{network.id}:0:workshop:0")
-    assert "5 reports (Workshop, all time)" in texts(out)[0]
+    assert "5 reports (Workshop · all time)" in texts(out)[0]
     out = await coordinator.press(f"rl:{network.id}:0::30")
     assert "6 reports (last 30 days)" in texts(out)[0]
     # open the newest (with its photo) and review it
@@ -566,7 +566,7 @@ async def test_nudge_settings_from_reports(session, person):
     assert f"rset:{network.id}:show:0" in data(out)
     out = await coordinator.press(f"rset:{network.id}:show:0")
     assert "Reminders are <b>off</b>" in texts(out)[0]
-    assert "not on Saturday, Sunday" in texts(out)[0]
+    assert "not on Saturday and Sunday" in texts(out)[0]
     out = await coordinator.press(f"rset:{network.id}:nudge:1")
     assert "Reminders are <b>on</b>" in texts(out)[-1]
     out = await coordinator.press(f"rset:{network.id}:days:7")

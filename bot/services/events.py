@@ -53,7 +53,13 @@ from bot.callbacks import RsvpCb
 from bot.config import SUPPORTED_LOCALES
 from bot.ics import CalendarEvent, build_ics, filename
 from bot.keyboards_events import ANSWER_ICONS
-from bot.labels import ANSWER_LABELS, answer_label, event_kind_label
+from bot.labels import (
+    ANSWER_LABELS,
+    answer_label,
+    event_kind_label,
+    join_list,
+    to_ascii_digits,
+)
 from bot.services.access import AccessDenied, Actor
 from storage.models import Network, utcnow
 from storage.models_events import Answer, Event, EventKind, EventStatus, ReminderStatus
@@ -85,7 +91,29 @@ NEXT_JOB_ID = "event_reminders_next"
 
 DATETIME_RE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})[ T]+(\d{1,2})[:.h](\d{2})\s*$")
 TIME_RE = re.compile(r"^\s*(\d{1,2})[:.h](\d{2})\s*$")
-DURATION_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)(?:m|min|mins))?$")
+DURATION_RE = re.compile(
+    r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+(?:\.\d+)?)h(\d{1,2}(?!\d))?)?(?:(\d+)m)?$"
+)
+BARE_NUMBER_RE = re.compile(r"^(\d+|\d{1,2}\.\d)$")  # 90, 2, 1.5 (1.30 is a time)
+BARE_HOURS_MAX = 12  # a bare number up to 12 is hours, above it minutes
+# Unit words typed in English, French and Arabic, as the letters DURATION_RE reads.
+_UNIT_WORDS = (
+    ("m", r"minutes?|mins?|mn|دقيقة|دقيقه|دقائق"),
+    ("h", r"hours?|hrs?|heures?|ساعة|ساعه|ساعات"),
+    ("d", r"days?|jours?|يوم|أيام|ايام"),
+    ("w", r"weeks?|semaines?|أسبوع|اسبوع|أسابيع"),
+)
+_UNIT_RES = [
+    (letter, re.compile(rf"(?<=\d)\s*(?:{words})(?![a-z])")) for letter, words in _UNIT_WORDS
+]
+# Lengths said in words (Arabic has a dual: ساعتان, "two hours").
+LENGTH_WORDS = {
+    "ساعة": 60, "ساعه": 60, "ساعة واحدة": 60, "ساعتان": 120, "ساعتين": 120,
+    "نصف ساعة": 30, "نص ساعة": 30, "ربع ساعة": 15, "ساعة ونصف": 90, "ساعة و نصف": 90,
+    "ساعتان ونصف": 150, "ساعتين ونصف": 150, "يوم": 1440, "يومان": 2880, "يومين": 2880,
+    "une heure": 60, "deux heures": 120, "une demi-heure": 30, "an hour": 60,
+    "half an hour": 30,
+}
 
 
 class Problem(enum.StrEnum):
@@ -135,8 +163,9 @@ def local_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
 
 
 def parse_local_datetime(text: str, tz: ZoneInfo) -> datetime:
-    """``YYYY-MM-DD HH:MM`` typed in the network's zone -> aware UTC."""
-    match = DATETIME_RE.match(text)
+    """``YYYY-MM-DD HH:MM`` typed in the network's zone (any script's digits) -> aware
+    UTC."""
+    match = DATETIME_RE.match(to_ascii_digits(text))
     if not match:
         raise EventError(Problem.FORMAT)
     year, month, day, hour, minute = (int(g) for g in match.groups())
@@ -148,7 +177,7 @@ def parse_local_datetime(text: str, tz: ZoneInfo) -> datetime:
 
 
 def parse_time_of_day(text: str) -> time:
-    match = TIME_RE.match(text)
+    match = TIME_RE.match(to_ascii_digits(text))
     if not match:
         raise EventError(Problem.FORMAT)
     try:
@@ -157,14 +186,47 @@ def parse_time_of_day(text: str) -> time:
         raise EventError(Problem.FORMAT) from exc
 
 
+def _plain(text: str) -> str:
+    """Typed text with ASCII digits, lower case, single spaces, "." for a decimal comma."""
+    value = " ".join(to_ascii_digits(text).lower().split())
+    return re.sub(r"(?<=\d),(?=\d)", ".", value)
+
+
 def parse_duration(text: str) -> timedelta | None:
-    """``2h``, ``90m``, ``1h30m``, ``1d`` ...; None when the text is not a duration."""
-    match = DURATION_RE.match(text.strip().lower().replace(" ", ""))
+    """``2h``, ``90m``, ``1h30``, ``1.5h``, ``1d``, ``3 ساعات``, ``٩٠ دقيقة`` ...; None
+    when the text is not a duration."""
+    value = _plain(text)
+    for letter, pattern in _UNIT_RES:
+        value = pattern.sub(letter, value)
+    match = DURATION_RE.match(value.replace(" ", ""))
     if not match or not any(match.groups()):
         return None
-    weeks, days, hours, minutes = (int(g or 0) for g in match.groups())
-    total = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
+    weeks, days, hours, after_h, minutes = match.groups()
+    if hours and "." in hours and (weeks or days or after_h or minutes):
+        return None  # 1.5h30 means nothing
+    total = timedelta(
+        weeks=int(weeks or 0), days=int(days or 0), hours=float(hours or 0),
+        minutes=int(after_h or 0) + int(minutes or 0),
+    )
+    total = timedelta(minutes=round(total.total_seconds() / 60))
     return total if total > timedelta(0) else None
+
+
+def parse_length(text: str) -> timedelta | None:
+    """How long an event lasts, as people type it: a duration (``2h``, ``1h30``), a
+    length in words (``ساعتان``), or a bare number: minutes above 12, hours up to 12
+    (``90`` is 1 h 30, ``2`` is 2 h, ``1.5`` is 1 h 30). None when it is none of these."""
+    value = _plain(text)
+    if value in LENGTH_WORDS:
+        return timedelta(minutes=LENGTH_WORDS[value])
+    if BARE_NUMBER_RE.match(value):
+        number = float(value)
+        if number <= 0:
+            return None
+        if number > BARE_HOURS_MAX:
+            return timedelta(minutes=round(number))
+        return timedelta(minutes=round(number * 60))
+    return parse_duration(value)
 
 
 def check_start(starts_at: datetime, now: datetime) -> None:
@@ -198,18 +260,31 @@ def start_on_day(day: str, at: time, tz: ZoneInfo, now: datetime) -> datetime:
     return starts_at
 
 
+def _end_at_time(text: str, starts_at: datetime, tz: ZoneInfo) -> datetime:
+    at = parse_time_of_day(text)
+    day = starts_at.astimezone(tz).date()
+    return local_to_utc(datetime.combine(day, at), tz)
+
+
 def parse_end(text: str, starts_at: datetime, tz: ZoneInfo) -> datetime:
-    """The end typed as a duration (``2h``), a time (``19:00``, the start's day) or a
-    full ``YYYY-MM-DD HH:MM``."""
-    duration = parse_duration(text)
+    """The end typed as a length (``2h``, ``90``, ``ساعتان``: see `parse_length`), a time
+    (``19:00``, the start's day) or a full ``YYYY-MM-DD HH:MM``. ``19h30`` is a time
+    when that comes after the start (as the French write it), else ``1h30`` a length."""
+    plain = _plain(text)
+    duration = parse_length(plain)
+    if duration is not None and TIME_RE.match(plain) and "h" in plain:
+        try:
+            at_time = _end_at_time(plain, starts_at, tz)
+        except EventError:
+            at_time = None
+        if at_time is not None and at_time > starts_at:
+            duration = None
     if duration is not None:
         ends_at = starts_at + duration
-    elif TIME_RE.match(text):
-        at = parse_time_of_day(text)
-        day = starts_at.astimezone(tz).date()
-        ends_at = local_to_utc(datetime.combine(day, at), tz)
+    elif TIME_RE.match(plain):
+        ends_at = _end_at_time(plain, starts_at, tz)
     else:
-        ends_at = parse_local_datetime(text, tz)
+        ends_at = parse_local_datetime(plain, tz)
     check_end(starts_at, ends_at)
     return ends_at
 
@@ -313,7 +388,7 @@ def duration_label(minutes: int) -> str:
 def offsets_label(offsets: Sequence[int]) -> str:
     if not offsets:
         return _("no reminders")
-    return ", ".join(duration_label(m) for m in offsets)
+    return join_list(duration_label(m) for m in offsets)
 
 
 def when_text(starts_at: datetime, ends_at: datetime, tz_name: str, locale: str) -> str:

@@ -1,33 +1,182 @@
-"""Networks: creation (with validation) and which ones a person may act on."""
+"""Networks: creation (with validation, shared by `prevnet network add` and /newnetwork)
+and which ones a person may act on."""
 
 from __future__ import annotations
 
+import enum
 import re
+import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LOCALES
-from bot.services.access import Actor
+from bot.services.access import AccessDenied, Actor
 from storage.models import Network
 from storage.repositories import audit, networks
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+SLUG_MAX = 32
+NAME_MAX = 128
+
+
+class Problem(enum.StrEnum):
+    SLUG = "slug"
+    SLUG_TAKEN = "slug_taken"
+    NAME = "name"
+    COUNTRY = "country"
+    TIMEZONE = "timezone"
+    LOCALE = "locale"
 
 
 class NetworkError(ValueError):
-    """A network could not be created; the message says why."""
+    """A network could not be created; the message says why (in English, for the command
+    line); `problem` and `info` let the bot say it in the person's language."""
+
+    def __init__(self, message: str, problem: Problem, **info: Any) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.info = info
+
+
+# ------------------------------------------------------------------------ checks
+
+
+def check_slug(slug: str) -> str:
+    slug = slug.strip().lower()
+    if not SLUG_RE.match(slug):
+        raise NetworkError(
+            "the slug must be 2-32 lowercase letters, digits or dashes", Problem.SLUG
+        )
+    return slug
+
+
+def check_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= NAME_MAX or name.startswith("/"):
+        raise NetworkError(f"the name must be 1-{NAME_MAX} characters", Problem.NAME)
+    return name
+
+
+def check_country(country: str) -> str:
+    country = country.strip().upper()
+    if not COUNTRY_RE.match(country):
+        raise NetworkError(
+            "the country must be a two-letter code such as LB or JO", Problem.COUNTRY
+        )
+    return country
 
 
 def check_timezone(name: str) -> ZoneInfo:
     if name not in available_timezones():
-        raise NetworkError(f"unknown time zone {name!r} (use an IANA name such as Asia/Beirut)")
+        raise NetworkError(
+            f"unknown time zone {name!r} (use an IANA name such as Asia/Beirut)",
+            Problem.TIMEZONE, name=name,
+        )
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:  # pragma: no cover - guarded above
-        raise NetworkError(f"unknown time zone {name!r}") from exc
+        raise NetworkError(f"unknown time zone {name!r}", Problem.TIMEZONE, name=name) from exc
+
+
+def check_locale(locale: str) -> str:
+    if locale not in SUPPORTED_LOCALES:
+        raise NetworkError(
+            f"the locale must be one of {', '.join(SUPPORTED_LOCALES)}", Problem.LOCALE
+        )
+    return locale
+
+
+def find_timezone(typed: str) -> str:
+    """A typed time zone: its IANA name in any case (``asia/beirut``), or a city
+    (``Beirut``) when exactly one zone has that name."""
+    value = "_".join(typed.strip().split())
+    zones = available_timezones()
+    if value in zones:
+        return value
+    folded = {z.casefold(): z for z in zones}
+    if value.casefold() in folded:
+        return folded[value.casefold()]
+    cities = [z for z in zones if "/" in z and z.rsplit("/", 1)[1].casefold() == value.casefold()]
+    if len(cities) == 1:
+        return cities[0]
+    check_timezone(typed.strip())  # raises, naming what was typed
+    return typed.strip()  # pragma: no cover
+
+
+@lru_cache(maxsize=1)
+def _zone_table() -> dict[str, list[str]]:
+    """Country code -> its time zones, from the tz database's zone.tab."""
+    text = ""
+    try:
+        text = resources.files("tzdata").joinpath("zoneinfo", "zone.tab").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        path = Path("/usr/share/zoneinfo/zone.tab")
+        text = path.read_text("utf-8") if path.exists() else ""
+    table: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) >= 3:
+            table.setdefault(fields[0], []).append(fields[2])
+    return table
+
+
+def zones_of(country: str) -> list[str]:
+    """The time zones of a country (the tz database's order: the main one first)."""
+    return [z for z in _zone_table().get(country.upper(), []) if z in available_timezones()]
+
+
+def slug_for(name: str) -> str:
+    """A slug made from a name: ASCII letters and digits, words joined by dashes
+    ("Saida Prevention Network" -> "saida-prevention-network"); "network" when the name
+    has no Latin letters (an Arabic name)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    slug = slug[:SLUG_MAX].rstrip("-")
+    return slug if len(slug) >= 2 else "network"
+
+
+async def free_slug(session: AsyncSession, name: str) -> str:
+    """`slug_for` the name, with -2, -3 ... when a network already has it."""
+    base = slug_for(name)
+    candidate, n = base, 1
+    while await networks.get_by_slug(session, candidate) is not None:
+        n += 1
+        suffix = f"-{n}"
+        candidate = base[: SLUG_MAX - len(suffix)].rstrip("-") + suffix
+    return candidate
+
+
+async def check_free(session: AsyncSession, slug: str) -> str:
+    slug = check_slug(slug)
+    if await networks.get_by_slug(session, slug) is not None:
+        raise NetworkError(
+            f"a network with the slug {slug!r} already exists", Problem.SLUG_TAKEN, slug=slug
+        )
+    return slug
+
+
+COUNTRIES_OFFERED = ("LB", "JO")  # the programme's countries, offered first
+
+
+async def countries_offered(session: AsyncSession) -> list[str]:
+    """Country codes to offer as buttons: the programme's, then those of the networks."""
+    codes = list(COUNTRIES_OFFERED)
+    for network in await networks.list_all(session):
+        if network.country not in codes:
+            codes.append(network.country)
+    return codes
+
+
+# ---------------------------------------------------------------------- creating
 
 
 async def create_network(
@@ -39,20 +188,17 @@ async def create_network(
     timezone: str,
     locale: str,
     require_approval: bool = False,
+    actor: Actor | None = None,
 ) -> Network:
-    if not SLUG_RE.match(slug):
-        raise NetworkError("the slug must be 2-32 lowercase letters, digits or dashes")
-    name = " ".join(name.split())
-    if not 1 <= len(name) <= 128:
-        raise NetworkError("the name must be 1-128 characters")
-    country = country.upper()
-    if not COUNTRY_RE.match(country):
-        raise NetworkError("the country must be a two-letter code such as LB or JO")
+    """Create a network (the command line, or an admin in the bot: ``actor``)."""
+    if actor is not None and not actor.is_admin:
+        raise AccessDenied("only admins create networks")
+    check_slug(slug)
+    name = check_name(name)
+    country = check_country(country)
     check_timezone(timezone)
-    if locale not in SUPPORTED_LOCALES:
-        raise NetworkError(f"the locale must be one of {', '.join(SUPPORTED_LOCALES)}")
-    if await networks.get_by_slug(session, slug) is not None:
-        raise NetworkError(f"a network with the slug {slug!r} already exists")
+    check_locale(locale)
+    slug = await check_free(session, slug)
     network = await networks.create(
         session,
         slug=slug,
@@ -62,7 +208,11 @@ async def create_network(
         locale=locale,
         require_approval=require_approval,
     )
-    await audit.record(session, "network_add", network_id=network.id, slug=slug)
+    await audit.record(
+        session, "network_add", network_id=network.id, slug=slug,
+        actor_id=actor.user.id if actor is not None and actor.user is not None else None,
+        via="bot" if actor is not None else "cli",
+    )
     await session.commit()
     return network
 

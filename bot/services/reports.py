@@ -35,7 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.callbacks import RepListCb, RepStartCb, RepViewCb
 from bot.config import SUPPORTED_LOCALES
 from bot.export import Sheet, to_csv, to_xlsx
-from bot.labels import activity_label, age_label, report_status_label, sector_label
+from bot.labels import (
+    activity_label,
+    age_label,
+    join_list,
+    report_status_label,
+    sector_label,
+    to_ascii_digits,
+)
 from bot.services.access import AccessDenied, Actor
 from bot.services.delivery import DeliveryEngine, Recipient
 from storage.models import Membership, Network, utcnow
@@ -120,9 +127,18 @@ class ReportError(ValueError):
 Draft = dict[str, Any]
 
 
-def to_ascii_digits(text: str) -> str:
-    """Arabic-Indic and other decimal digits as 0-9 (٢٠ -> 20)."""
-    return "".join(str(int(ch)) if ch.isdecimal() else ch for ch in text)
+SNIPPET_CHARS = 40
+
+
+def first_words(text: str | None, limit: int = SNIPPET_CHARS) -> str:
+    """The start of a description on one line, cut at a word ("Football with the…");
+    plain text (escape it for HTML)."""
+    words = " ".join((text or "").split())
+    if len(words) <= limit:
+        return words
+    cut = words[: limit + 1]
+    head = cut.rsplit(" ", 1)[0] if " " in cut.strip() else words[:limit]
+    return head.rstrip(" ,.;:-–—،") + "…"
 
 
 def tz_of(network: Network) -> ZoneInfo:
@@ -758,7 +774,7 @@ def problem_text(error: ReportError, locale: str) -> str:
 
 def day_names(days: Sequence[int], locale: str) -> str:
     names = get_day_names("wide", locale=locale)
-    return ", ".join(str(names[d]) for d in days)
+    return join_list((str(names[d]) for d in days), locale)
 
 
 # ------------------------------------------------------------------- notices
