@@ -101,6 +101,7 @@ def tune_gc() -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
+
 async def run(settings: Settings) -> None:
     settings.require_token()
     bot = create_bot(settings)

@@ -361,6 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        # aiogram's line per handled update: at INFO it is most of the log under load.
+        logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     func: Command = args.func
     from aiogram.utils.token import TokenValidationError
 

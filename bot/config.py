@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     db_max_overflow: int | None = Field(default=None, ge=0, le=500)
     db_pool_timeout: float = Field(default=30.0, gt=0, le=600)
     # Backpressure: updates handled at once; the rest wait in line (in order per chat).
-    max_updates_in_flight: int = Field(default=64, ge=1, le=10_000)
+    max_updates_in_flight: int = Field(default=256, ge=1, le=10_000)
     # Flood control: more than FLOOD_LIMIT updates from one person in FLOOD_WINDOW seconds
     # are dropped (one notice); 0 turns it off.
     flood_limit: int = Field(default=20, ge=0, le=10_000)

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from enum import Enum
+from typing import Any
+from urllib.parse import urlencode
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
-from aiogram.client.telegram import TelegramAPIServer
+from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage
+from aiogram.methods import TelegramMethod
+from aiogram.types import InputFile
 from aiogram.utils.i18n import I18n
+from aiohttp.payload import BytesPayload
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import dbguard
@@ -35,11 +42,33 @@ log = logging.getLogger(__name__)
 PROCESSED_UPDATES_KEPT = timedelta(days=2)
 
 
-def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
-    if session is None and settings.telegram_api_url:
-        session = AiohttpSession(
-            api=TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/"))
+class FormSession(AiohttpSession):
+    """aiogram's HTTP session, sending a request without files as a plain url-encoded form
+    (aiohttp's FormData makes a multipart writer, with a random boundary, for every
+    request even when it is not used)."""
+
+    def build_form_data(self, bot: Bot, method: TelegramMethod[Any]) -> Any:
+        files: dict[str, InputFile] = {}
+        fields: list[tuple[str, str]] = []
+        for key, value in method.model_dump(warnings=False).items():
+            value = self.prepare_value(value, bot=bot, files=files)
+            if value:
+                fields.append((key, value.value if isinstance(value, Enum) else str(value)))
+        if files:
+            return super().build_form_data(bot, method)
+        return BytesPayload(
+            urlencode(fields).encode(), content_type="application/x-www-form-urlencoded"
         )
+
+
+def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    if session is None:
+        api = (
+            TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/"))
+            if settings.telegram_api_url
+            else PRODUCTION
+        )
+        session = FormSession(api=api)
     return Bot(
         token=settings.require_token(),
         session=session,
@@ -55,6 +84,30 @@ def create_fsm_storage(
 
         return RedisStorage.from_url(settings.redis_url)
     return SqlStorage(session_pool)
+
+
+def run_sync_filters_inline(dp: Dispatcher) -> int:
+    """aiogram runs a synchronous filter (every `F.data.startswith(...)`, `F.text == ...`)
+    in a worker thread, one thread round trip per filter checked per update; these are
+    pure and take microseconds, so they are called in place. Returns how many."""
+    changed = 0
+    for router in dp.chain_tail:
+        for observer in router.observers.values():
+            for handler in observer.handlers:
+                for filter_ in handler.filters or ():
+                    if filter_.awaitable:
+                        continue
+                    filter_.callback = _in_place(filter_.callback)
+                    filter_.awaitable = True
+                    changed += 1
+    return changed
+
+
+def _in_place(callback: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return callback(*args, **kwargs)
+
+    return call
 
 
 def create_dispatcher(
@@ -100,6 +153,7 @@ def create_dispatcher(
     dp.update.outer_middleware(ActorMiddleware(settings))
     UserLocaleMiddleware(i18n).setup(dp)
     dp.include_routers(*get_routers())
+    run_sync_filters_inline(dp)
 
     async def on_startup(bot: Bot) -> None:
         async with session_pool() as session:
@@ -129,8 +183,7 @@ def create_dispatcher(
         log.info("prevnet is up as @%s", me.username)
 
     async def on_shutdown() -> None:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+        await scheduler.stop()
         await delivery.stop()
 
     dp.startup.register(on_startup)

@@ -3,9 +3,9 @@
 `UpdateFlowMiddleware` is the first outer middleware on every update:
 
 * **Flood control.** Someone sending more than ``flood_limit`` updates within
-  ``flood_window`` seconds gets one polite notice (a button press gets it as its
-  callback answer, so every press is still answered); the excess is dropped and logged,
-  without touching the database. Blocking and unblocking the bot always pass.
+  ``flood_window`` seconds gets one polite message; a dropped button press is still
+  answered, with a short toast; the excess is dropped and logged, without touching the
+  database. Blocking and unblocking the bot always pass.
 * **In order per chat.** Updates of one chat are handled one at a time, in the order they
   arrived; different chats run side by side.
 * **Backpressure.** At most ``max_in_flight`` updates are handled at once; the others wait
@@ -28,11 +28,17 @@ from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n
 
-from bot.i18n import known_locale, pick_locale
+from bot.i18n import N_, known_locale, pick_locale
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 Clock = Callable[[], float]
+
+FLOOD_TAPS = N_("Too many taps at once: please wait a few seconds.")
+FLOOD_MESSAGES = N_(
+    "You are sending messages faster than I can read them. Please wait a few seconds, "
+    "then send your message again."
+)
 
 # What a person does themselves; other update kinds (blocking the bot) are never dropped.
 _PERSONAL_KINDS = ("message", "edited_message", "callback_query")
@@ -171,19 +177,13 @@ class UpdateFlowMiddleware(BaseMiddleware):
 
     async def _tell_flood(self, bot: Bot, event: Update, tg_user: TgUser, notice: bool) -> None:
         locale = known_locale(tg_user.id) or pick_locale(None, tg_user, self.i18n.default_locale)
-        _ = self.i18n.gettext
         try:
             if event.callback_query is not None:
-                text = _("Too many taps at once: please wait a few seconds.", locale=locale)
-                await bot.answer_callback_query(
-                    event.callback_query.id, text=text if notice else None
-                )
+                # Every press is answered (the spinner stops), with a short toast.
+                text = self.i18n.gettext(FLOOD_TAPS, locale=locale)
+                await bot.answer_callback_query(event.callback_query.id, text=text)
             elif notice:
-                text = _(
-                    "You are sending messages faster than I can read them. Please wait a few "
-                    "seconds, then send your message again.",
-                    locale=locale,
-                )
+                text = self.i18n.gettext(FLOOD_MESSAGES, locale=locale)
                 await bot.send_message(tg_user.id, text)
         except TelegramAPIError as exc:
             log.warning("could not tell user %s about the flood limit: %s", tg_user.id, exc)

@@ -92,6 +92,33 @@ def _track(engine: AsyncEngine) -> None:
         _holders.pop(id(record), None)
 
 
+def _skip_idle_transaction_ends(engine: AsyncEngine) -> None:
+    """COMMIT and ROLLBACK only when SQLite is in a transaction.
+
+    The driver hands every call to its connection's thread and back; a read-only update
+    (a member's /help) would otherwise pay two such round trips for nothing: the commit
+    that gives its connection back, and the pool's rollback when it comes back. SQLite
+    says itself whether a transaction is open (reads outside one start none).
+    """
+    dialect = engine.sync_engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def in_transaction(dbapi_connection: Any) -> bool:
+        raw = getattr(getattr(dbapi_connection, "_connection", None), "_conn", None)
+        return bool(getattr(raw, "in_transaction", True))
+
+    def do_commit(dbapi_connection: Any) -> None:
+        if in_transaction(dbapi_connection):
+            commit(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        if in_transaction(dbapi_connection):
+            rollback(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+
 def connections_held() -> int:
     """How many pooled connections the current scope has checked out (0 outside one)."""
     scope = _SCOPE.get()
@@ -127,6 +154,7 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        _skip_idle_transaction_ends(engine)
         _track(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -9,6 +9,8 @@ installed on the bot's aiogram session (`DeliveryEngine.install` does it):
   replies (requests made by handlers, `Priority.HIGH`) go at once: Telegram's ~30/s is a
   limit on broadcasts, and a member waiting for the answer to their own tap must not queue
   behind one (an optional ``reply_rate`` caps them, GCRA, for operators who want it).
+  Only in the few seconds after a 429 do they keep to the window as well, so they do not
+  all rush back at once and earn the next 429.
   They are counted all the same, so bulk sends (requests made inside `bulk_priority()`,
   i.e. by the delivery engine, `Priority.LOW`) use what is left of ``rate``. Within a
   priority, first come first served.
@@ -155,6 +157,7 @@ class PriorityRateLimiter:
         self._tolerance = max(0.0, smooth_burst - self._interval)
         self._tat = -math.inf
         self._paused_until = -math.inf
+        self._caution = 3 * self._window  # after a pause, replies keep to the window too
         # Optional cap on replies: GCRA, evenly spaced.
         if reply_rate is not None and not reply_rate > 0:
             raise ValueError("reply_rate must be a positive number of sends per second")
@@ -205,8 +208,12 @@ class PriorityRateLimiter:
         if priority == Priority.HIGH:  # replies: only a pause (and REPLY_RATE) holds them
             if self._reply_interval:
                 ready = max(ready, self._reply_tat - self._reply_tolerance)
-            return ready
-        ready = max(ready, self._tat - self._tolerance)
+            if now >= self._paused_until + self._caution:
+                return ready
+            # Just after a 429 the whole bot was over the limit: for a few seconds replies
+            # keep to the window too, instead of all rushing back and earning another.
+        else:
+            ready = max(ready, self._tat - self._tolerance)
         excess = self._in_flight + len(log_) + cost - self._n
         if excess > 0:
             if excess > len(log_):
