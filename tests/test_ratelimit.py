@@ -390,3 +390,25 @@ async def test_reply_rate_caps_replies_when_set() -> None:
     assert len(grants) == 25
     assert max_in_window(grants) <= 6  # evenly spaced at 5 per second (float edges)
     assert grants[-1] >= 4.7
+
+
+async def test_after_a_429_replies_keep_to_the_window_for_a_while() -> None:
+    clock = VirtualClock()
+    lim = limiter(clock, 10)
+    grants: list[float] = []
+
+    async def reply() -> None:
+        async with lim.slot(Priority.HIGH):
+            grants.append(clock())
+
+    async def scenario() -> None:
+        lim.pause(1.0)  # Telegram said 429
+        await asyncio.gather(*(reply() for _ in range(30)))  # they do not all rush back
+        assert max_in_window(grants) <= 10
+        await clock.sleep(15.0)  # long after: at once again
+        start = len(grants)
+        await asyncio.gather(*(reply() for _ in range(30)))
+        assert len(set(grants[start:])) == 1
+
+    await clock.run(scenario())
+    assert min(grants) >= 1.0

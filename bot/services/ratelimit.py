@@ -9,7 +9,7 @@ installed on the bot's aiogram session (`DeliveryEngine.install` does it):
   replies (requests made by handlers, `Priority.HIGH`) go at once: Telegram's ~30/s is a
   limit on broadcasts, and a member waiting for the answer to their own tap must not queue
   behind one (an optional ``reply_rate`` caps them, GCRA, for operators who want it).
-  Only in the few seconds after a 429 do they keep to the window as well, so they do not
+  Only in the ten seconds after a 429 do they keep to the window as well, so they do not
   all rush back at once and earn the next 429.
   They are counted all the same, so bulk sends (requests made inside `bulk_priority()`,
   i.e. by the delivery engine, `Priority.LOW`) use what is left of ``rate``. Within a
@@ -157,7 +157,7 @@ class PriorityRateLimiter:
         self._tolerance = max(0.0, smooth_burst - self._interval)
         self._tat = -math.inf
         self._paused_until = -math.inf
-        self._caution = 3 * self._window  # after a pause, replies keep to the window too
+        self._caution = 10.0  # seconds after a pause in which replies keep to the window too
         # Optional cap on replies: GCRA, evenly spaced.
         if reply_rate is not None and not reply_rate > 0:
             raise ValueError("reply_rate must be a positive number of sends per second")
