@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiogram.filters.callback_data import CallbackData
 
 from storage.models import Role, Sector
-from storage.models_events import Answer
+from storage.models.events import Answer
 
 
 class LangCb(CallbackData, prefix="lang"):
@@ -172,7 +172,7 @@ class AckCb(CallbackData, prefix="ack"):
     delivery_id: int
 
 
-# The outbox fills in each delivery's id (bot/services/delivery.py payload buttons).
+# The outbox fills in each delivery's id (bot/delivery/ payload buttons).
 ACK_TEMPLATE = "ack:{delivery_id}"
 
 

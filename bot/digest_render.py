@@ -32,7 +32,7 @@ from babel.numbers import format_decimal, format_percent
 from bot import charts
 from bot.labels import activity_label, answer_label, join_list, sector_label
 from storage.models import Network, Role
-from storage.models_events import Answer
+from storage.models.events import Answer
 from storage.repositories.digests import (
     CHART_WEEKS,
     BroadcastRow,

@@ -12,11 +12,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_date
 
 from bot.callbacks import AttendCb, DigestSetCb, EventCb, NewEventCb, OffsetCb, RepSetCb, RsvpCb
-from bot.labels import ANSWER_LABELS, EVENT_KIND_LABELS
-from storage.models_events import Answer
+from bot.labels import ANSWER_ICONS, ANSWER_LABELS, EVENT_KIND_LABELS
 from storage.repositories.events import Person
 
-ANSWER_ICONS = {Answer.GOING: "✅", Answer.MAYBE: "🤔", Answer.NO: "❌"}
 START_HOURS = ("0900", "1000", "1100", "1400", "1600", "1700", "1800")
 LENGTHS = (60, 90, 120, 180, 240)  # minutes
 OFFSET_PRESETS = (7 * 1440, 2 * 1440, 1440, 180, 60, 30, 10)  # minutes

@@ -25,7 +25,7 @@ from bot.callbacks import (
 )
 from bot.labels import ACTIVITY_LABELS, AGE_LABELS, activity_label
 from bot.services import reports as service
-from storage.models_reports import Report, ReportStatus
+from storage.models.reports import Report, ReportStatus
 
 BUTTON_WORDS = 18  # characters of a description on a button
 

@@ -20,13 +20,13 @@ from bot import keyboards
 from bot import keyboards_broadcast as kb
 from bot.callbacks import AckCb, BcAudCb, BcCancelCb, BcNetCb, BcSecCb, BcStepCb, PickNetCb
 from bot.config import Settings
+from bot.delivery import DeliveryEngine
 from bot.filters import MinLevel
 from bot.labels import join_list, sector_label
 from bot.replies import say
 from bot.services import broadcasts, networks
 from bot.services.access import Actor, Level
 from bot.services.broadcasts import Content
-from bot.services.delivery import DeliveryEngine
 from bot.services.events import EventError, parse_local_datetime
 from storage.models import Network, Role, utcnow
 from storage.repositories.broadcasts import Audience

@@ -26,12 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.callbacks import DigestSendCb, DigestSetCb, PickNetCb
 from bot.config import Settings
+from bot.delivery import DeliveryEngine
 from bot.digest_render import fit
 from bot.filters import MinLevel
 from bot.replies import say
 from bot.services import digests, networks
 from bot.services.access import Actor, Level
-from bot.services.delivery import DeliveryEngine
 from bot.services.digests import DigestSender, Outcome, SendResult
 from storage.models import Network, utcnow
 from storage.repositories import memberships

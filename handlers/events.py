@@ -22,15 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import keyboards
 from bot import keyboards_events as kb
 from bot.callbacks import AttendCb, EventCb, NewEventCb, OffsetCb, PickNetCb, RsvpCb
+from bot.delivery import DeliveryEngine
 from bot.filters import MinLevel
-from bot.labels import ANSWER_LABELS, answer_label, event_kind_label, join_list
+from bot.labels import ANSWER_ICONS, ANSWER_LABELS, answer_label, event_kind_label, join_list
 from bot.replies import say
 from bot.services import events, networks
 from bot.services.access import Actor, Level
-from bot.services.delivery import DeliveryEngine
 from bot.services.events import Card, EventError, Problem
 from storage.models import Network, utcnow
-from storage.models_events import Answer, Event, EventKind, EventStatus
+from storage.models.events import Answer, Event, EventKind, EventStatus
 from storage.repositories.events import Person
 
 router = Router(name=__name__)
@@ -604,7 +604,7 @@ async def who(
     for answer in Answer:
         people = result.by_answer[answer.value]
         lines.append(
-            f"{kb.ANSWER_ICONS[answer]} {answer_label(answer)} ({len(people)}): {_names(people)}"
+            f"{ANSWER_ICONS[answer]} {answer_label(answer)} ({len(people)}): {_names(people)}"
         )
     lines.append(
         _("No answer yet ({n}): {names}").format(

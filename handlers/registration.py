@@ -24,8 +24,8 @@ from bot.keyboards_reports import menu_label, report_menu
 from bot.replies import say, tell
 from bot.services import registration
 from bot.services.access import Actor, Level
-from bot.services.notify import notify_coordinators_of_join
 from bot.services.registration import InviteError, InviteProblem
+from handlers.notify import notify_coordinators_of_join
 from storage.models import utcnow
 
 router = Router(name=__name__)

@@ -42,7 +42,7 @@ from bot.services import reports as service
 from bot.services.access import AccessDenied, Actor, Level
 from bot.services.reports import Problem, ReportError
 from storage.models import Network, utcnow
-from storage.models_reports import (
+from storage.models.reports import (
     DESCRIPTION_MAX,
     MAX_PARTICIPANTS,
     NOTE_MAX,

@@ -8,7 +8,7 @@ from aiogram.methods import SendDocument, SendMessage, SendPhoto
 from sqlalchemy import select
 
 from bot.callbacks import DigestSendCb, DigestSetCb, PickNetCb
-from storage.models_digests import Digest, DigestSettings
+from storage.models.digests import Digest, DigestSettings
 from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network
 from tests.test_digest import NOW, add_person, saida

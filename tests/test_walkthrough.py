@@ -12,9 +12,9 @@ from aiogram.methods import SendMessage
 from sqlalchemy import select
 
 from bot.callbacks import DigestSendCb, InviteCb, NewEventCb, NewNetCb, RepMineCb
-from bot.services.delivery import DeliveryEngine
+from bot.delivery import DeliveryEngine
 from storage.models import AuditEntry, Network, User
-from storage.models_events import Event
+from storage.models.events import Event
 from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network
 from tests.test_digest import add_person, add_report

@@ -61,6 +61,7 @@ from babel.dates import format_datetime, format_skeleton, get_day_names
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import SUPPORTED_LOCALES
+from bot.delivery import DeliveryEngine, Recipient
 from bot.digest_render import (
     AdminRow,
     NetworkDigest,
@@ -68,9 +69,8 @@ from bot.digest_render import (
     admin_row,
 )
 from bot.services.access import AccessDenied, Actor
-from bot.services.delivery import DeliveryEngine, Recipient
 from storage.models import Network, Role, User, utcnow
-from storage.models_digests import Digest
+from storage.models.digests import Digest
 from storage.repositories import audit
 from storage.repositories import digests as repo
 from storage.repositories import users as users_repo
@@ -84,7 +84,7 @@ from storage.repositories.digests import (
 )
 
 if TYPE_CHECKING:
-    from bot.scheduler import AppContext
+    from bot.context import AppContext
 
 log = logging.getLogger(__name__)
 

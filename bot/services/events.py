@@ -52,8 +52,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.callbacks import RsvpCb
 from bot.config import SUPPORTED_LOCALES
 from bot.ics import CalendarEvent, build_ics, filename
-from bot.keyboards_events import ANSWER_ICONS
 from bot.labels import (
+    ANSWER_ICONS,
     ANSWER_LABELS,
     answer_label,
     event_kind_label,
@@ -62,14 +62,14 @@ from bot.labels import (
 )
 from bot.services.access import AccessDenied, Actor
 from storage.models import Network, utcnow
-from storage.models_events import Answer, Event, EventKind, EventStatus, ReminderStatus
+from storage.models.events import Answer, Event, EventKind, EventStatus, ReminderStatus
 from storage.repositories import audit, memberships, networks
 from storage.repositories import events as repo
 from storage.repositories.events import Person
 
 if TYPE_CHECKING:
-    from bot.scheduler import AppContext
-    from bot.services.delivery import DeliveryEngine, Recipient
+    from bot.context import AppContext
+    from bot.delivery import DeliveryEngine, Recipient
 
 log = logging.getLogger(__name__)
 
@@ -545,7 +545,7 @@ def _locale(person: Person, network: Network, i18n: I18n) -> str:
 
 
 def _recipients(people: Sequence[Person], network: Network, i18n: I18n) -> list[Recipient]:
-    from bot.services.delivery import Recipient
+    from bot.delivery import Recipient
 
     return [Recipient(p.user_id, p.tg_id, _locale(p, network, i18n)) for p in people]
 

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.callbacks import RepListCb, RepStartCb, RepViewCb
 from bot.config import SUPPORTED_LOCALES
+from bot.delivery import DeliveryEngine, Recipient
 from bot.export import Sheet, to_csv, to_xlsx
 from bot.labels import (
     activity_label,
@@ -44,9 +45,8 @@ from bot.labels import (
     to_ascii_digits,
 )
 from bot.services.access import AccessDenied, Actor
-from bot.services.delivery import DeliveryEngine, Recipient
 from storage.models import Membership, Network, utcnow
-from storage.models_reports import (
+from storage.models.reports import (
     DEFAULT_MAX_AGE_DAYS,
     DEFAULT_NUDGE_DAYS,
     DESCRIPTION_MAX,
@@ -64,7 +64,7 @@ from storage.repositories import reports as repo
 from storage.repositories.reports import ReportRow
 
 if TYPE_CHECKING:
-    from bot.scheduler import AppContext
+    from bot.context import AppContext
 
 log = logging.getLogger(__name__)
 

@@ -36,15 +36,15 @@ from storage.models import (
     SendJob,
     User,
 )
-from storage.models_digests import (
+from storage.models.digests import (
     DEFAULT_HOUR,
     DEFAULT_WEEKDAY,
     Digest,
     DigestSettings,
     DigestStatus,
 )
-from storage.models_events import Event, EventRsvp, EventStatus
-from storage.models_reports import Report, ReportStatus
+from storage.models.events import Event, EventRsvp, EventStatus
+from storage.models.reports import Report, ReportStatus
 
 CHUNK = 500  # networks per IN list
 CHART_WEEKS = 8

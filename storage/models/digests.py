@@ -1,4 +1,4 @@
-"""Models of the weekly digest feature (see storage/models.py for Base and the shared types).
+"""Models of the weekly digest feature (`Base` is in storage/models/base.py).
 
 * `DigestSettings`: a network's weekday and hour (local, in the network's time zone) for
   its weekly digest. No row means the default, Sunday 09:00.
@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base, UTCDateTime, utcnow
+from storage.models.base import Base, UTCDateTime, utcnow
 
 DEFAULT_WEEKDAY = 6  # Python's weekday(): Monday is 0, Sunday 6
 DEFAULT_HOUR = 9

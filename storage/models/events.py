@@ -1,4 +1,4 @@
-"""Models of the events feature (see storage/models.py for Base and the shared types).
+"""Models of the events feature (`Base` is in storage/models/base.py).
 
 * `Event`: a meeting, training or workshop of one network; times are stored in UTC and
   shown in the network's time zone. ``sequence`` is the iCalendar SEQUENCE, raised on each
@@ -27,7 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storage.models import Base, Network, UTCDateTime, utcnow
+from storage.models.base import Base, UTCDateTime, utcnow
+from storage.models.networks import Network
 
 DEFAULT_REMINDER_OFFSETS: tuple[int, ...] = (24 * 60, 60)  # minutes before the start
 
@@ -85,15 +86,11 @@ class Event(Base):
 
 class EventRsvp(Base):
     __tablename__ = "event_rsvps"
-    __table_args__ = (
-        UniqueConstraint("event_id", "user_id", name="uq_event_rsvps_event_user"),
-    )
+    __table_args__ = (UniqueConstraint("event_id", "user_id", name="uq_event_rsvps_event_user"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # None when a coordinator marked attendance of someone who never answered.
     answer: Mapped[str | None] = mapped_column(String(8), default=None)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -1,4 +1,4 @@
-"""Models of the reports feature (see storage/models.py for Base and the shared types).
+"""Models of the reports feature (`Base` is in storage/models/base.py).
 
 A report keeps its author's sector and network on its own row, and its author is a
 nullable foreign key with ``ON DELETE SET NULL``: when a member's data is erased
@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base, UTCDateTime, utcnow
+from storage.models.base import Base, UTCDateTime, utcnow
 
 
 class ActivityType(enum.StrEnum):
