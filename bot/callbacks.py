@@ -198,7 +198,7 @@ class BcCancelCb(CallbackData, prefix="bccan"):
     broadcast_id: int
 
 
-# Weekly digest (handlers/digest.py).
+# Weekly digest (handlers/digests.py).
 class DigestSetCb(CallbackData, prefix="dgset"):
     """A network's "Weekly digest" screen: "show" it, or set its "day" (0 = Monday) or
     "hour" (0-23)."""

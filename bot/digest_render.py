@@ -27,10 +27,11 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_interval, format_skeleton, format_time
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_percent
 
 from bot import charts
 from bot.labels import activity_label, answer_label, join_list, sector_label
+from bot.text.formats import fmt_number, utf16_len
 from storage.models import Network, Role
 from storage.models.events import Answer
 from storage.repositories.digests import (
@@ -123,19 +124,12 @@ def admin_row(d: NetworkDigest) -> AdminRow:
 # ---------------------------------------------------------------------------- helpers
 
 
-@functools.lru_cache(maxsize=4096)
-def num(n: int, locale: str) -> str:
-    return format_decimal(n, locale=locale)
+num = functools.lru_cache(maxsize=4096)(fmt_number)
 
 
 def sep(locale: str) -> str:
     """The separator of a list of items: the Arabic comma in Arabic."""
     return "، " if locale == "ar" else ", "
-
-
-def utf16_len(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 def percent(value: float | None, locale: str) -> str:

@@ -20,7 +20,7 @@ from bot.commands import set_chat_menu
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.filters import MinLevel
 from bot.i18n import pick_locale
-from bot.keyboards_reports import menu_label, report_menu
+from bot.keyboards.reports import menu_label, report_menu
 from bot.replies import say, tell
 from bot.services import registration
 from bot.services.access import Actor, Level

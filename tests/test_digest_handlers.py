@@ -16,7 +16,7 @@ from tests.test_digest import NOW, add_person, saida
 
 @pytest.fixture(autouse=True)
 def clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("handlers.digest.utcnow", lambda: NOW)
+    monkeypatch.setattr("handlers.digests.utcnow", lambda: NOW)
 
 
 async def test_member_sees_their_own_preview(session, person):

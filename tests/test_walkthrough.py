@@ -27,7 +27,19 @@ TODAY = date(2026, 12, 1)
 
 @pytest.fixture(autouse=True)
 def clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in ("handlers.digest", "handlers.reports", "handlers.events"):
+    for module in (
+        "handlers.digests",
+        "handlers.reports.filing",
+        "handlers.reports.own",
+        "handlers.reports.review",
+        "handlers.reports.export",
+        "handlers.reports.settings",
+        "handlers.events.create",
+        "handlers.events.listing",
+        "handlers.events.manage",
+        "handlers.events.texts",
+        "handlers.settings",
+    ):
         monkeypatch.setattr(f"{module}.utcnow", lambda: NOW)
 
 

@@ -51,6 +51,12 @@ NOTE_MAX = 500
 MAX_PARTICIPANTS = 10_000
 DEFAULT_NUDGE_DAYS = 14
 DEFAULT_MAX_AGE_DAYS = 30
+# What the buttons offer (and the only values accepted from them).
+PARTICIPANT_CHOICES = (5, 10, 15, 20, 25, 30, 40, 50)
+NUDGE_DAY_CHOICES = (7, 14, 21, 30)
+MAX_AGE_CHOICES = (7, 30, 90)
+PERIOD_CHOICES = (7, 30, 90, 365)  # filters of a coordinator's list, in days
+PERIODS = ("week", "lastweek", "month", "lastmonth", "30", "all")  # export periods
 
 
 class Report(Base):

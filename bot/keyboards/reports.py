@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
+from typing import TYPE_CHECKING
 
 from aiogram.types import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+if TYPE_CHECKING:
+    from bot.services.reports import ReportPage, Settings
 
 from bot.callbacks import (
     RepAgeCb,
@@ -24,8 +28,16 @@ from bot.callbacks import (
     RepViewCb,
 )
 from bot.labels import ACTIVITY_LABELS, AGE_LABELS, activity_label
-from bot.services import reports as service
-from storage.models.reports import Report, ReportStatus
+from bot.text.formats import first_words, fmt_date, fmt_number
+from storage.models.reports import (
+    MAX_AGE_CHOICES,
+    NUDGE_DAY_CHOICES,
+    PARTICIPANT_CHOICES,
+    PERIOD_CHOICES,
+    PERIODS,
+    Report,
+    ReportStatus,
+)
 
 BUTTON_WORDS = 18  # characters of a description on a button
 
@@ -54,7 +66,7 @@ def activity_types() -> InlineKeyboardMarkup:
 def dates(today: date, locale: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for days_ago, label in ((0, _("Today")), (1, _("Yesterday"))):
-        day = service.fmt_date(date.fromordinal(today.toordinal() - days_ago), locale)
+        day = fmt_date(date.fromordinal(today.toordinal() - days_ago), locale)
         kb.button(text=f"{label} ({day})", callback_data=RepDateCb(days_ago=days_ago))
     kb.adjust(1)
     return kb.as_markup()
@@ -62,8 +74,8 @@ def dates(today: date, locale: str) -> InlineKeyboardMarkup:
 
 def participants(locale: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    for n in service.PARTICIPANT_CHOICES:
-        kb.button(text=service.fmt_number(n, locale), callback_data=RepNumCb(n=n))
+    for n in PARTICIPANT_CHOICES:
+        kb.button(text=fmt_number(n, locale), callback_data=RepNumCb(n=n))
     kb.adjust(4)
     return kb.as_markup()
 
@@ -108,14 +120,13 @@ def preview(editing: bool) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def my_reports(rows: Sequence[Report], now: datetime) -> InlineKeyboardMarkup | None:
+def my_reports(rows: Sequence[Report]) -> InlineKeyboardMarkup | None:
+    """Buttons to fix or withdraw each of `rows` (those still editable)."""
     kb = InlineKeyboardBuilder()
     count = 0
     for r in rows:
-        if not service.can_edit(r, now):
-            continue
         label = r.reference
-        words = service.first_words(r.description, BUTTON_WORDS)
+        words = first_words(r.description, BUTTON_WORDS)
         if words:
             label += " · " + words
         kb.button(text="✏️ " + label, callback_data=RepMineCb(report_id=r.id, action="edit"))
@@ -137,7 +148,7 @@ def confirm_withdraw(report_id: int) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def report_list(page: service.ReportPage, locale: str) -> InlineKeyboardMarkup:
+def report_list(page: ReportPage, locale: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     sizes: list[int] = []
     opens = [row.report for row in page.rows]
@@ -163,7 +174,7 @@ def report_list(page: service.ReportPage, locale: str) -> InlineKeyboardMarkup:
         text=_("Type: {type}").format(type=type_label),
         callback_data=RepTypeMenuCb(network_id=nid, days=days),
     )
-    choices = (0, *service.PERIOD_CHOICES)
+    choices = (0, *PERIOD_CHOICES)
     following = choices[(choices.index(days) + 1) % len(choices)] if days in choices else 0
     kb.button(
         text=_("Period: {period}").format(period=period_label(days, locale)),
@@ -180,7 +191,7 @@ def report_list(page: service.ReportPage, locale: str) -> InlineKeyboardMarkup:
 def period_label(days: int, locale: str) -> str:
     if not days:
         return _("all time")
-    return _("last {n} day", "last {n} days", days).format(n=service.fmt_number(days, locale))
+    return _("last {n} day", "last {n} days", days).format(n=fmt_number(days, locale))
 
 
 def type_menu(network_id: int, days: int) -> InlineKeyboardMarkup:
@@ -220,7 +231,7 @@ def export_periods(network_id: int) -> InlineKeyboardMarkup:
         "30": _("Last 30 days"),
         "all": _("Everything"),
     }
-    for period in service.PERIODS:
+    for period in PERIODS:
         kb.button(
             text=labels[period], callback_data=RepExportCb(network_id=network_id, period=period)
         )
@@ -231,7 +242,7 @@ def export_periods(network_id: int) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def report_settings(settings: service.Settings, locale: str) -> InlineKeyboardMarkup:
+def report_settings(settings: Settings, locale: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     nid = settings.network_id
     if settings.nudge_enabled:
@@ -244,21 +255,21 @@ def report_settings(settings: service.Settings, locale: str) -> InlineKeyboardMa
             text=_("Turn reminders on"),
             callback_data=RepSetCb(network_id=nid, key="nudge", value=1),
         )
-    for n in service.NUDGE_DAY_CHOICES:
+    for n in NUDGE_DAY_CHOICES:
         mark = "✓ " if n == settings.nudge_days else ""
         kb.button(
-            text=mark + _("{n} day", "{n} days", n).format(n=service.fmt_number(n, locale)),
+            text=mark + _("{n} day", "{n} days", n).format(n=fmt_number(n, locale)),
             callback_data=RepSetCb(network_id=nid, key="days", value=n),
         )
-    for n in service.MAX_AGE_CHOICES:
+    for n in MAX_AGE_CHOICES:
         mark = "✓ " if n == settings.max_age_days else ""
         kb.button(
             text=mark
             + _("dates up to {n} day back", "dates up to {n} days back", n).format(
-                n=service.fmt_number(n, locale)
+                n=fmt_number(n, locale)
             ),
             callback_data=RepSetCb(network_id=nid, key="age", value=n),
         )
     kb.button(text="‹ " + _("All reports"), callback_data=RepListCb(network_id=nid))
-    kb.adjust(1, len(service.NUDGE_DAY_CHOICES), 1, 1, 1, 1)
+    kb.adjust(1, len(NUDGE_DAY_CHOICES), 1, 1, 1, 1)
     return kb.as_markup()

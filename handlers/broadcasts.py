@@ -17,11 +17,11 @@ from babel.dates import format_datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
-from bot import keyboards_broadcast as kb
 from bot.callbacks import AckCb, BcAudCb, BcCancelCb, BcNetCb, BcSecCb, BcStepCb, PickNetCb
 from bot.config import Settings
 from bot.delivery import DeliveryEngine
 from bot.filters import MinLevel
+from bot.keyboards import broadcasts as kb
 from bot.labels import join_list, sector_label
 from bot.replies import say
 from bot.services import broadcasts, networks
