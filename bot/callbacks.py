@@ -52,7 +52,7 @@ class LeaveCb(CallbackData, prefix="leave"):
     ok: bool
 
 
-# Reports (issue 5). Short prefixes: these carry ids and filters within 64 bytes.
+# Reports. Short prefixes: these carry ids and filters within 64 bytes.
 class RepTypeCb(CallbackData, prefix="rt"):
     """Activity type chosen in the report dialog."""
 

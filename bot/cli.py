@@ -1,4 +1,4 @@
-"""The `prevnet` command line (PRODUCT.md §3)."""
+"""The `prevnet` command line (README.md, "Command line")."""
 
 from __future__ import annotations
 

@@ -1,16 +1,7 @@
-"""Texts, chart and spreadsheet of the weekly digests, made from aggregates in Python.
-
-Nothing here touches the database: `bot.services.digests` collects the figures of a batch
-of networks with a fixed number of statements (storage.repositories.digests.collect) and
-this module turns them into HTML messages in each reader's language. A member's text
-differs from the next member's only by their own answers to the coming events and the
-broadcasts that reached them, so the parts of a text are rendered once per network,
-language and variant and then put together (`Renderer` caches them): 10,000 members
-cost 10,000 dictionary look-ups, not 10,000 renderings.
-
-Every line is HTML on its own (tags open and close on it), so a text that would exceed
-Telegram's 4,096 characters is cut at a line.
-"""
+"""Texts, chart and spreadsheet of the weekly digests, from aggregates, without the
+database. Parts of a text are rendered once per network, language and variant and then
+put together (`Renderer` caches them). Every line is HTML on its own, so a text over
+Telegram's 4,096 characters is cut at a line."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def role_label(value: str) -> str:
         return value
 
 
-# Reports (issue 5).
+# Reports.
 from storage.models.reports import ActivityType, AgeGroup, ReportStatus  # noqa: E402
 
 ACTIVITY_LABELS = {

@@ -1,4 +1,4 @@
-"""Issue 10, walked as the users: a digest that counts today, reports told apart, lengths
+"""Walked as the users: a digest that counts today, reports told apart, lengths
 typed as people type them, /newnetwork for admins, lists joined the way each language
 joins them. Each through the real dispatcher with a controlled clock, in English and
 Arabic."""

@@ -1,4 +1,4 @@
-"""Outgoing message rate limits shared by everything the bot sends (PRODUCT.md §4).
+"""Outgoing message rate limits shared by everything the bot sends.
 
 Telegram lets a bot send about 30 messages per second across all chats and about one per
 second to one chat; past that it answers 429 with ``retry_after`` and the whole bot must

@@ -1,16 +1,4 @@
-"""Weekly digests: schedules, the once-a-week record, and the aggregates digests are made of.
-
-Portable SQL only (SQLite and PostgreSQL); nothing here commits.
-
-Every figure of a digest comes from a fixed set of statements per batch of networks
-(`collect`): GROUP BY network / type / sector / author / day / event / answer, never a
-query per member, report or event. The statements grow with the number of networks only
-through the chunking of long ``IN`` lists (`CHUNK` networks per statement).
-
-A digest row is inserted before anything is sent (`claim`): the unique constraint on
-(scope, week) is the lock, so of two processes (or a restart, a manual send and the
-scheduler) only one ever sends a given week's digest.
-"""
+"""The aggregates digests are made of, collected per batch of networks."""
 
 from __future__ import annotations
 
@@ -18,10 +6,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, and_, false, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -31,219 +18,13 @@ from storage.models import (
     JobStatus,
     Membership,
     MembershipStatus,
-    Network,
     Role,
     SendJob,
     User,
 )
-from storage.models.digests import (
-    DEFAULT_HOUR,
-    DEFAULT_WEEKDAY,
-    Digest,
-    DigestSettings,
-    DigestStatus,
-)
 from storage.models.events import Event, EventRsvp, EventStatus
 from storage.models.reports import Report, ReportStatus
-
-CHUNK = 500  # networks per IN list
-CHART_WEEKS = 8
-_DG = cast(Table, Digest.__table__)
-
-CLAIMED = DigestStatus.CLAIMED.value
-SENT = DigestStatus.SENT.value
-ABANDONED = DigestStatus.ABANDONED.value
-
-
-def network_scope(network_id: int) -> str:
-    return f"network:{network_id}"
-
-
-ADMIN_SCOPE = "admin"
-
-
-# --------------------------------------------------------------------------- settings
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    weekday: int = DEFAULT_WEEKDAY
-    hour: int = DEFAULT_HOUR
-    updated_at: datetime | None = None  # None: never changed (the default)
-
-
-async def get_schedule(session: AsyncSession, network_id: int) -> Schedule:
-    row = await session.get(DigestSettings, network_id, populate_existing=True)
-    if row is None:
-        return Schedule()
-    return Schedule(row.weekday, row.hour, row.updated_at)
-
-
-async def save_schedule(
-    session: AsyncSession, network_id: int, now: datetime, *, weekday: int, hour: int
-) -> Schedule:
-    row = await session.get(DigestSettings, network_id, populate_existing=True)
-    if row is None:
-        row = DigestSettings(network_id=network_id)
-        session.add(row)
-    row.weekday, row.hour, row.updated_at = weekday, hour, now
-    await session.flush()
-    return Schedule(weekday, hour, now)
-
-
-async def networks_with_schedules(
-    session: AsyncSession, network_ids: Sequence[int] | None = None
-) -> list[tuple[Network, Schedule]]:
-    """Networks (all, or these) with their digest schedules, in one query."""
-    query = (
-        select(Network, DigestSettings)
-        .outerjoin(DigestSettings, DigestSettings.network_id == Network.id)
-        .order_by(Network.id)
-        .execution_options(populate_existing=True)
-    )
-    if network_ids is not None:
-        query = query.where(Network.id.in_(list(network_ids)))
-    rows = (await session.execute(query)).all()
-    out = []
-    for network, settings in rows:
-        schedule = (
-            Schedule(settings.weekday, settings.hour, settings.updated_at)
-            if settings is not None
-            else Schedule()
-        )
-        out.append((network, schedule))
-    return out
-
-
-# ---------------------------------------------------------------------------- digests
-
-
-async def claim(
-    session: AsyncSession,
-    *,
-    scope: str,
-    network_id: int | None,
-    week: date,
-    trigger: str,
-    as_of: datetime,
-    worker_id: str,
-    now: datetime,
-) -> int | None:
-    """Insert this week's row (status claimed); its id, or None if the week has one.
-
-    The caller commits at once: the committed row is the lock. On PostgreSQL a second
-    inserter waits for the first one's transaction and then fails on the constraint.
-    """
-    try:
-        async with session.begin_nested():
-            result = await session.execute(
-                insert(_DG)
-                .values(
-                    scope=scope,
-                    network_id=network_id,
-                    week=week,
-                    status=CLAIMED,
-                    trigger=trigger,
-                    as_of=as_of,
-                    claimed_by=worker_id,
-                    claimed_at=now,
-                    recipients=0,
-                    resends=0,
-                    progress={},
-                    job_ids={},
-                    created_at=now,
-                )
-                .returning(_DG.c.id)
-            )
-            return int(result.scalar_one())
-    except IntegrityError:
-        return None
-
-
-async def get(session: AsyncSession, scope: str, week: date) -> Digest | None:
-    return await session.scalar(
-        select(Digest)
-        .where(Digest.scope == scope, Digest.week == week)
-        .execution_options(populate_existing=True)
-    )
-
-
-async def get_by_id(session: AsyncSession, digest_id: int) -> Digest | None:
-    return await session.get(Digest, digest_id, populate_existing=True)
-
-
-async def of_weeks(
-    session: AsyncSession, keys: Iterable[tuple[str, date]]
-) -> dict[tuple[str, date], Digest]:
-    """The rows of these (scope, week) pairs that exist, in one query per chunk."""
-    wanted = list(keys)
-    found: dict[tuple[str, date], Digest] = {}
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start : start + CHUNK]
-        condition = or_(false(), *(and_(_DG.c.scope == s, _DG.c.week == w) for s, w in chunk))
-        rows = await session.scalars(
-            select(Digest).where(condition).execution_options(populate_existing=True)
-        )
-        for row in rows:
-            found[(row.scope, row.week)] = row
-    return found
-
-
-async def reclaim_for_resend(
-    session: AsyncSession, digest_id: int, *, worker_id: str, as_of: datetime, now: datetime,
-    trigger: str,
-) -> bool:
-    """A forced resend: a sent row goes back to claimed (once, if two try at once)."""
-    result = await session.execute(
-        update(_DG)
-        .where(_DG.c.id == digest_id, _DG.c.status.in_((SENT, ABANDONED)))
-        .values(
-            status=CLAIMED,
-            claimed_by=worker_id,
-            claimed_at=now,
-            as_of=as_of,
-            trigger=trigger,
-            resends=_DG.c.resends + 1,
-            progress={},
-            job_ids={},
-        )
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def take_over(
-    session: AsyncSession, digest_id: int, *, worker_id: str, stale_before: datetime,
-    now: datetime,
-) -> bool:
-    """A claimed row whose holder stopped (claim older than ``stale_before``)."""
-    result = await session.execute(
-        update(_DG)
-        .where(
-            _DG.c.id == digest_id,
-            _DG.c.status == CLAIMED,
-            _DG.c.claimed_at < stale_before,
-        )
-        .values(claimed_by=worker_id, claimed_at=now)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def stale_claims(session: AsyncSession, stale_before: datetime) -> Sequence[Digest]:
-    return (
-        await session.scalars(
-            select(Digest)
-            .where(Digest.status == CLAIMED, Digest.claimed_at < stale_before)
-            .order_by(Digest.id)
-            .execution_options(populate_existing=True)
-        )
-    ).all()
-
-
-async def set_status(session: AsyncSession, digest_id: int, status: str) -> None:
-    await session.execute(update(_DG).where(_DG.c.id == digest_id).values(status=status))
-
-
-# ----------------------------------------------------------------------- aggregates
+from storage.repositories.digests.schedules import CHUNK
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,7 +179,8 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
 
     # Reports of the last seven days by type and sector (totals follow).
     for condition in _per_window(
-        windows, Report.network_id,
+        windows,
+        Report.network_id,
         lambda w: _reported_in(w),
     ):
         type_rows = await session.execute(
@@ -424,7 +206,8 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
 
     # Who reported in the last seven days (anonymised reports have no author).
     for condition in _per_window(
-        windows, Report.network_id,
+        windows,
+        Report.network_id,
         lambda w: _reported_in(w),
     ):
         author_rows = await session.execute(
@@ -438,7 +221,8 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
 
     # Activities per day over the chart's eight weeks.
     for condition in _per_window(
-        windows, Report.network_id,
+        windows,
+        Report.network_id,
         lambda w: Report.activity_date.between(w.chart_start, w.end),
     ):
         day_rows = await session.execute(
@@ -461,7 +245,8 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
 
     # Events held in the last seven days.
     for condition in _per_window(
-        windows, Event.network_id,
+        windows,
+        Event.network_id,
         lambda w: and_(Event.starts_at >= w.since, Event.starts_at < w.until),
     ):
         held_rows = await session.execute(
@@ -507,7 +292,8 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
 
     # Broadcasts that went out in the last seven days (scheduled ones once they started).
     for condition in _per_window(
-        windows, BroadcastNetwork.network_id,
+        windows,
+        BroadcastNetwork.network_id,
         lambda w: and_(SendJob.due_at >= w.since, SendJob.due_at < w.until),
     ):
         bc_rows = await session.execute(
@@ -541,6 +327,4 @@ async def admin_users(session: AsyncSession, tg_ids: Iterable[int]) -> Sequence[
     ids = sorted(tg_ids)
     if not ids:
         return []
-    return (
-        await session.scalars(select(User).where(User.tg_id.in_(ids)).order_by(User.id))
-    ).all()
+    return (await session.scalars(select(User).where(User.tg_id.in_(ids)).order_by(User.id))).all()
