@@ -31,7 +31,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from sqlalchemy import insert
 
-from bot.services.delivery import DeliveryEngine, Recipient
+from bot.delivery import DeliveryEngine, Recipient
 from storage import migrate
 from storage.engine import create_engine, create_session_pool
 from storage.models import User

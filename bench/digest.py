@@ -43,8 +43,8 @@ from storage.models import (
     SendJob,
     User,
 )
-from storage.models_events import Event, EventRsvp
-from storage.models_reports import ActivityType, Report
+from storage.models.events import Event, EventRsvp
+from storage.models.reports import ActivityType, Report
 from storage.repositories import networks as networks_repo
 
 NOW = datetime(2025, 3, 16, 7, 0, tzinfo=UTC)  # Sunday 09:00 in Beirut

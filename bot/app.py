@@ -19,8 +19,8 @@ from aiogram.exceptions import (
 from aiogram.types import User
 from aiohttp import web
 
-from bot.cli import CliError
 from bot.config import Settings
+from bot.errors import CliError
 from bot.factory import create_bot, create_dispatcher
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade

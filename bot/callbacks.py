@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiogram.filters.callback_data import CallbackData
 
 from storage.models import Role, Sector
-from storage.models_events import Answer
+from storage.models.events import Answer
 
 
 class LangCb(CallbackData, prefix="lang"):
@@ -52,7 +52,7 @@ class LeaveCb(CallbackData, prefix="leave"):
     ok: bool
 
 
-# Reports (issue 5). Short prefixes: these carry ids and filters within 64 bytes.
+# Reports. Short prefixes: these carry ids and filters within 64 bytes.
 class RepTypeCb(CallbackData, prefix="rt"):
     """Activity type chosen in the report dialog."""
 
@@ -172,7 +172,7 @@ class AckCb(CallbackData, prefix="ack"):
     delivery_id: int
 
 
-# The outbox fills in each delivery's id (bot/services/delivery.py payload buttons).
+# The outbox fills in each delivery's id (bot/delivery/ payload buttons).
 ACK_TEMPLATE = "ack:{delivery_id}"
 
 
@@ -198,7 +198,7 @@ class BcCancelCb(CallbackData, prefix="bccan"):
     broadcast_id: int
 
 
-# Weekly digest (handlers/digest.py).
+# Weekly digest (handlers/digests.py).
 class DigestSetCb(CallbackData, prefix="dgset"):
     """A network's "Weekly digest" screen: "show" it, or set its "day" (0 = Monday) or
     "hour" (0-23)."""

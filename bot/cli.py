@@ -1,4 +1,4 @@
-"""The `prevnet` command line (PRODUCT.md §3)."""
+"""The `prevnet` command line (README.md, "Command line")."""
 
 from __future__ import annotations
 
@@ -14,12 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.config import SUPPORTED_LOCALES, MissingToken, Settings
+from bot.errors import CliError
 
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
-
-
-class CliError(Exception):
-    """A problem the operator can fix; printed without a traceback, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -247,10 +244,10 @@ async def cmd_export_reports(settings: Settings, args: argparse.Namespace) -> in
 async def cmd_digest_send(settings: Settings, args: argparse.Namespace) -> int:
     """Queue this week's digests in the outbox and deliver them (the running bot's engine
     may deliver some too). A week whose digest went out is refused unless --force."""
+    from bot.delivery import DeliveryEngine
     from bot.factory import create_bot
     from bot.i18n import create_i18n
     from bot.services import digests
-    from bot.services.delivery import DeliveryEngine
     from storage.engine import create_engine, create_session_pool
     from storage.migrate import upgrade
     from storage.models import utcnow

@@ -1,4 +1,4 @@
-"""Settings from the environment and `.env` (PRODUCT.md §3)."""
+"""Settings from the environment and `.env` (README.md, "Configuration")."""
 
 from __future__ import annotations
 

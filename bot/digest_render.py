@@ -1,16 +1,7 @@
-"""Texts, chart and spreadsheet of the weekly digests, made from aggregates in Python.
-
-Nothing here touches the database: `bot.services.digests` collects the figures of a batch
-of networks with a fixed number of statements (storage.repositories.digests.collect) and
-this module turns them into HTML messages in each reader's language. A member's text
-differs from the next member's only by their own answers to the coming events and the
-broadcasts that reached them, so the parts of a text are rendered once per network,
-language and variant and then put together (`Renderer` caches them): 10,000 members
-cost 10,000 dictionary look-ups, not 10,000 renderings.
-
-Every line is HTML on its own (tags open and close on it), so a text that would exceed
-Telegram's 4,096 characters is cut at a line.
-"""
+"""Texts, chart and spreadsheet of the weekly digests, from aggregates, without the
+database. Parts of a text are rendered once per network, language and variant and then
+put together (`Renderer` caches them). Every line is HTML on its own, so a text over
+Telegram's 4,096 characters is cut at a line."""
 
 from __future__ import annotations
 
@@ -27,12 +18,13 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_interval, format_skeleton, format_time
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_percent
 
 from bot import charts
 from bot.labels import activity_label, answer_label, join_list, sector_label
+from bot.text.formats import fmt_number, utf16_len
 from storage.models import Network, Role
-from storage.models_events import Answer
+from storage.models.events import Answer
 from storage.repositories.digests import (
     CHART_WEEKS,
     BroadcastRow,
@@ -123,19 +115,12 @@ def admin_row(d: NetworkDigest) -> AdminRow:
 # ---------------------------------------------------------------------------- helpers
 
 
-@functools.lru_cache(maxsize=4096)
-def num(n: int, locale: str) -> str:
-    return format_decimal(n, locale=locale)
+num = functools.lru_cache(maxsize=4096)(fmt_number)
 
 
 def sep(locale: str) -> str:
     """The separator of a list of items: the Arabic comma in Arabic."""
     return "، " if locale == "ar" else ", "
-
-
-def utf16_len(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 def percent(value: float | None, locale: str) -> str:

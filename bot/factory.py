@@ -27,12 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import dbguard
 from bot.commands import set_default_menus
 from bot.config import Settings
+from bot.context import AppContext, JobSetup
+from bot.delivery import DeliveryEngine
 from bot.flow import UpdateFlowMiddleware
 from bot.i18n import UserLocaleMiddleware, create_i18n
 from bot.middlewares import ActorMiddleware, DbSessionMiddleware
-from bot.scheduler import AppContext, create_scheduler, job_setups
-from bot.services import broadcasts
-from bot.services.delivery import DeliveryEngine
+from bot.scheduler import create_scheduler
+from bot.services import broadcasts, digests, events, reports
 from handlers import get_routers
 from storage.fsm import SqlStorage
 from storage.models import utcnow
@@ -40,6 +41,9 @@ from storage.repositories import updates
 
 log = logging.getLogger(__name__)
 PROCESSED_UPDATES_KEPT = timedelta(days=2)
+
+# Each feature's `setup_jobs(ctx)`: registers its scheduled jobs (sync or async).
+JOB_SETUPS: tuple[JobSetup, ...] = (events.setup_jobs, reports.setup_jobs, digests.setup_jobs)
 
 
 class FormSession(AiohttpSession):
@@ -174,7 +178,7 @@ def create_dispatcher(
             scheduler=scheduler,
             delivery=delivery,
         )
-        for setup in job_setups():
+        for setup in JOB_SETUPS:
             result = setup(context)
             if inspect.isawaitable(result):
                 await result

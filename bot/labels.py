@@ -10,7 +10,9 @@ from aiogram.utils.i18n.context import get_i18n
 from babel.lists import format_list
 
 from storage.models import MembershipStatus, Role, Sector
-from storage.models_events import Answer, EventKind
+from storage.models.events import Answer, EventKind
+
+ANSWER_ICONS = {Answer.GOING: "✅", Answer.MAYBE: "🤔", Answer.NO: "❌"}
 
 SECTOR_LABELS = {
     Sector.TEACHER: __("Teacher"),
@@ -51,8 +53,8 @@ def role_label(value: str) -> str:
         return value
 
 
-# Reports (issue 5).
-from storage.models_reports import ActivityType, AgeGroup, ReportStatus  # noqa: E402
+# Reports.
+from storage.models.reports import ActivityType, AgeGroup, ReportStatus  # noqa: E402
 
 ACTIVITY_LABELS = {
     ActivityType.WORKSHOP: __("Workshop"),

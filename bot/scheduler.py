@@ -9,38 +9,15 @@ import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramServerError
-from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
 from storage.engine import db_scope
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    from bot.services.delivery import DeliveryEngine
-
-
-@dataclass
-class AppContext:
-    """What scheduled jobs need; handed to each feature's `setup_jobs`."""
-
-    bot: Bot
-    session_pool: async_sessionmaker[AsyncSession]
-    settings: Settings
-    i18n: I18n
-    scheduler: AsyncIOScheduler
-    delivery: DeliveryEngine
-
-
-JobSetup = Callable[[AppContext], Any]
 
 
 class ScopedScheduler(AsyncIOScheduler):
@@ -98,10 +75,3 @@ def create_scheduler() -> ScopedScheduler:
         timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
-
-
-def job_setups() -> tuple[JobSetup, ...]:
-    """Each feature's `setup_jobs(ctx)`: registers its jobs (sync or async)."""
-    from bot.services import digests, events, reports
-
-    return (events.setup_jobs, reports.setup_jobs, digests.setup_jobs)

@@ -6,10 +6,10 @@ from aiogram import F, Router
 
 from handlers import (
     audit,
-    broadcast,
+    broadcasts,
     cancel,
     common,
-    digest,
+    digests,
     errors,
     events,
     fallback,
@@ -19,6 +19,7 @@ from handlers import (
     privacy,
     registration,
     reports,
+    settings,
 )
 
 # Order matters: /cancel first, dialog callbacks (registration) before the general ones,
@@ -30,10 +31,11 @@ MODULES = (
     invites,
     members,
     privacy,
-    broadcast,
+    broadcasts,
+    settings,
     events,
     reports,
-    digest,
+    digests,
     audit,
     networks,
     fallback,

@@ -16,9 +16,9 @@ from aiogram.utils.i18n import gettext as _
 from babel import Locale
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import keyboards_networks as kb
 from bot.callbacks import NewNetCb
 from bot.filters import MinLevel
+from bot.keyboards import networks as kb
 from bot.labels import LANGUAGE_NAMES
 from bot.replies import say
 from bot.services import networks as service

@@ -20,12 +20,12 @@ from bot.commands import set_chat_menu
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.filters import MinLevel
 from bot.i18n import pick_locale
-from bot.keyboards_reports import menu_label, report_menu
+from bot.keyboards.reports import menu_label, report_menu
 from bot.replies import say, tell
 from bot.services import registration
 from bot.services.access import Actor, Level
-from bot.services.notify import notify_coordinators_of_join
 from bot.services.registration import InviteError, InviteProblem
+from handlers.notify import notify_coordinators_of_join
 from storage.models import utcnow
 
 router = Router(name=__name__)

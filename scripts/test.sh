@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command of README.md, and what CI runs: installs the test extras into .venv,
-# then lint, types, catalogues and the whole test suite (unit, handler, PostgreSQL, e2e).
+# then lint, types, import contracts, catalogues and the whole test suite (unit, handler, PostgreSQL, e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -8,5 +8,6 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 .venv/bin/ruff check .
 .venv/bin/mypy bot storage handlers
+.venv/bin/lint-imports --no-cache  # the layer rule and no import circles (pyproject.toml)
 .venv/bin/python scripts/update_catalogs.py --check
 exec .venv/bin/python -m pytest "$@"

@@ -23,7 +23,7 @@ from aiogram.enums import ParseMode
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.delivery import DeliveryEngine, Recipient
+from bot.delivery import DeliveryEngine, Recipient
 from storage.engine import create_engine, create_session_pool
 from storage.models import User
 

@@ -21,7 +21,7 @@ from aiogram.methods.base import TelegramType
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.services.delivery import (
+from bot.delivery import (
     DeliveryEngine,
     JobProgress,
     Recipient,

@@ -19,7 +19,7 @@ from pathlib import Path
 from aiogram import Bot
 from sqlalchemy import func, select
 
-from bot.services.delivery import DeliveryEngine
+from bot.delivery import DeliveryEngine
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from storage.models import Delivery, SendJob

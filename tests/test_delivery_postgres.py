@@ -20,7 +20,7 @@ from aiogram import Bot
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.services.delivery import DeliveryEngine
+from bot.delivery import DeliveryEngine
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from storage.models import Delivery, SendJob, utcnow

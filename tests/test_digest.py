@@ -28,8 +28,8 @@ from storage.models import (
     SendJob,
     User,
 )
-from storage.models_events import Event, EventRsvp
-from storage.models_reports import Report
+from storage.models.events import Event, EventRsvp
+from storage.models.reports import Report
 from tests.helpers import make_network
 
 # Sunday 16 March 2025, 09:00 in Beirut (UTC+2 until the end of March): a digest's moment.
@@ -189,7 +189,7 @@ async def saida(session: AsyncSession, slug: str = "saida", tg_base: int = 100) 
 def make_sender(bot: Any, session_pool: Any, admin_ids: frozenset[int] = frozenset(),
                 worker_id: str | None = None) -> digests.DigestSender:
     """A digest sender on a delivery engine of its own (no per-chat spacing: fast tests)."""
-    from bot.services.delivery import DeliveryEngine
+    from bot.delivery import DeliveryEngine
 
     engine = DeliveryEngine(bot, session_pool, rate=1000, per_chat_interval=0,
                             worker_id=worker_id, record_linger=0)

@@ -8,7 +8,7 @@ from aiogram.methods import SendDocument, SendMessage, SendPhoto
 from sqlalchemy import select
 
 from bot.callbacks import DigestSendCb, DigestSetCb, PickNetCb
-from storage.models_digests import Digest, DigestSettings
+from storage.models.digests import Digest, DigestSettings
 from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network
 from tests.test_digest import NOW, add_person, saida
@@ -16,7 +16,7 @@ from tests.test_digest import NOW, add_person, saida
 
 @pytest.fixture(autouse=True)
 def clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("handlers.digest.utcnow", lambda: NOW)
+    monkeypatch.setattr("handlers.digests.utcnow", lambda: NOW)
 
 
 async def test_member_sees_their_own_preview(session, person):

@@ -7,7 +7,7 @@ import pytest
 from aiogram.methods import SendMessage
 from sqlalchemy import select
 
-from bot.services.delivery import DeliveryEngine, Recipient, build_method
+from bot.delivery import DeliveryEngine, Recipient, build_method
 from storage.models import Delivery, User
 
 

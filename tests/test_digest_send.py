@@ -17,16 +17,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.charts import png_size
+from bot.context import AppContext
 from bot.digest_render import Renderer
 from bot.i18n import create_i18n
-from bot.scheduler import AppContext
 from bot.services import digests
 from bot.services.access import Actor
 from bot.services.digests import Outcome
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from storage.models import SendJob, User
-from storage.models_digests import Digest
+from storage.models.digests import Digest
 from storage.repositories import digests as repo
 from storage.repositories import users
 from tests.conftest import ADMIN_ID

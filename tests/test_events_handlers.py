@@ -21,9 +21,9 @@ from babel.dates import format_date
 from sqlalchemy import func, select
 
 from bot.callbacks import NewEventCb
+from bot.delivery import DeliveryEngine
 from bot.services import events
-from bot.services.delivery import DeliveryEngine
-from storage.models_events import Event, EventReminder, EventRsvp, EventSettings
+from storage.models.events import Event, EventReminder, EventRsvp, EventSettings
 from storage.repositories import events as repo
 from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network

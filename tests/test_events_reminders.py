@@ -14,16 +14,17 @@ from aiogram.methods import SendDocument, SendMessage
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.context import AppContext
+from bot.delivery import DeliveryEngine
 from bot.i18n import create_i18n
-from bot.scheduler import AppContext, create_scheduler
+from bot.scheduler import create_scheduler
 from bot.services import events
 from bot.services.access import Actor
-from bot.services.delivery import DeliveryEngine
 from bot.services.events import Draft
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from storage.models import Network, SendJob
-from storage.models_events import Event, EventReminder
+from storage.models.events import Event, EventReminder
 from storage.repositories import events as repo
 from storage.repositories import memberships, users
 from tests.helpers import make_network

@@ -22,7 +22,7 @@ from bot.services.access import Actor
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from storage.models import AuditEntry, Network, User, utcnow
-from storage.models_reports import Report
+from storage.models.reports import Report
 from storage.repositories import users
 from tests.conftest import buttons, texts
 from tests.helpers import make_network, member_of

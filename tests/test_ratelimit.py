@@ -14,7 +14,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import EditMessageText, GetMe, SendMediaGroup, SendMessage
 from aiogram.types import InputMediaPhoto
 
-from bot.services.ratelimit import (
+from bot.delivery.ratelimit import (
     ChatSpacer,
     Priority,
     PriorityRateLimiter,
@@ -316,8 +316,8 @@ async def test_chat_spacer_forgets_old_chats_but_keeps_spacing() -> None:
 
 async def test_interactive_replies_skip_the_chat_spacer_but_bulk_keeps_its_distance() -> None:
     """A tap's two answers go out at once; a bulk message to that chat waits its interval."""
-    from bot.services.ratelimit import ChatSpacer, PriorityRateLimiter, RateLimitMiddleware
-    from bot.services.ratelimit import bulk_priority as bulk
+    from bot.delivery.ratelimit import ChatSpacer, PriorityRateLimiter, RateLimitMiddleware
+    from bot.delivery.ratelimit import bulk_priority as bulk
 
     now = [0.0]
     slept: list[float] = []

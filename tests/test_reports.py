@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from bot.factory import create_dispatcher
 from bot.services import reports as service
 from storage.models import User, utcnow
-from storage.models_reports import Report
+from storage.models.reports import Report
 from tests.conftest import Person, buttons, texts
 from tests.helpers import make_network, member_of
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.services import reports as service
 from bot.services.access import Actor
 from storage.models import Network, User, utcnow
-from storage.models_reports import Report, ReportNudge
+from storage.models.reports import Report, ReportNudge
 from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network, member_of
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.engine import create_engine
 from storage.migrate import alembic_config, upgrade
 from storage.models import Membership, Network, User, utcnow
-from storage.models_reports import Report
+from storage.models.reports import Report
 from storage.repositories import reports as repo
 
 

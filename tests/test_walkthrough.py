@@ -1,4 +1,4 @@
-"""Issue 10, walked as the users: a digest that counts today, reports told apart, lengths
+"""Walked as the users: a digest that counts today, reports told apart, lengths
 typed as people type them, /newnetwork for admins, lists joined the way each language
 joins them. Each through the real dispatcher with a controlled clock, in English and
 Arabic."""
@@ -12,9 +12,9 @@ from aiogram.methods import SendMessage
 from sqlalchemy import select
 
 from bot.callbacks import DigestSendCb, InviteCb, NewEventCb, NewNetCb, RepMineCb
-from bot.services.delivery import DeliveryEngine
+from bot.delivery import DeliveryEngine
 from storage.models import AuditEntry, Network, User
-from storage.models_events import Event
+from storage.models.events import Event
 from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network
 from tests.test_digest import add_person, add_report
@@ -27,7 +27,19 @@ TODAY = date(2026, 12, 1)
 
 @pytest.fixture(autouse=True)
 def clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in ("handlers.digest", "handlers.reports", "handlers.events"):
+    for module in (
+        "handlers.digests",
+        "handlers.reports.filing",
+        "handlers.reports.own",
+        "handlers.reports.review",
+        "handlers.reports.export",
+        "handlers.reports.settings",
+        "handlers.events.create",
+        "handlers.events.listing",
+        "handlers.events.manage",
+        "handlers.events.texts",
+        "handlers.settings",
+    ):
         monkeypatch.setattr(f"{module}.utcnow", lambda: NOW)
 
 

@@ -1,4 +1,4 @@
-"""Who may do what: the one place where roles are decided (PRODUCT.md §1)."""
+"""Who may do what: the one place where roles are decided (docs/commands.md)."""
 
 from __future__ import annotations
 

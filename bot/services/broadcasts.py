@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.callbacks import ACK_TEMPLATE
 from bot.config import SUPPORTED_LOCALES
+from bot.delivery import DeliveryEngine, JobProgress, Recipient
 from bot.services.access import AccessDenied, Actor
-from bot.services.delivery import DeliveryEngine, JobProgress, Recipient
 from storage.models import Broadcast, JobStatus, Role
 from storage.repositories import audit, users
 from storage.repositories import broadcasts as repo

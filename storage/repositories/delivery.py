@@ -1,4 +1,4 @@
-"""Send jobs and their deliveries: the SQL behind bot.services.delivery.DeliveryEngine.
+"""Send jobs and their deliveries: the SQL behind bot.delivery.DeliveryEngine.
 
 Everything here is set-based (bulk inserts, one UPDATE ... RETURNING per claim, executemany
 of outcomes, one GROUP BY for counts) and portable: it runs on SQLite and PostgreSQL. On

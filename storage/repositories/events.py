@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Membership, MembershipStatus, User, UTCDateTime
-from storage.models_events import (
+from storage.models.events import (
     DEFAULT_REMINDER_OFFSETS,
     Event,
     EventReminder,

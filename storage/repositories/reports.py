@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import Membership, MembershipStatus, Network, Role, User
-from storage.models_reports import (
+from storage.models.reports import (
     DEFAULT_MAX_AGE_DAYS,
     DEFAULT_NUDGE_DAYS,
     Report,

@@ -1,0 +1,33 @@
+"""Numbers, dates, snippets and lengths, formatted the same way everywhere."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from babel.dates import format_date
+from babel.numbers import format_decimal
+
+
+def fmt_number(n: int, locale: str) -> str:
+    """A whole number in the locale's digits and grouping ("1,250", "١٬٢٥٠")."""
+    return format_decimal(n, locale=locale)
+
+
+def fmt_date(day: date, locale: str, form: str = "medium") -> str:
+    return format_date(day, format=form, locale=locale)
+
+
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def first_words(text: str | None, limit: int = 40) -> str:
+    """The start of a text on one line, cut at a word ("Football with the…");
+    plain text (escape it for HTML)."""
+    words = " ".join((text or "").split())
+    if len(words) <= limit:
+        return words
+    cut = words[: limit + 1]
+    head = cut.rsplit(" ", 1)[0] if " " in cut.strip() else words[:limit]
+    return head.rstrip(" ,.;:-–—،") + "…"

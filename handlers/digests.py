@@ -1,0 +1,298 @@
+"""/digest: this week's digest on demand; coordinators' "Weekly digest" screen and "send now".
+
+* ``/digest`` (members and up): a preview of this week's digest of one network, as the
+  person would get it (a member's own answers, or the coordinators' version with its
+  chart); admins may also pick "All networks" for the cross-network digest and its XLSX.
+* ``DigestSetCb(network_id=…)``: the "Weekly digest" screen of a network (day and hour
+  buttons), for coordinators; /settings can link to it with that callback.
+* ``DigestSendCb``: "send now" with a confirmation, refused politely once this week's
+  digest went out ("send anyway" for admins only).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from apscheduler.schedulers.base import BaseScheduler
+from babel.dates import format_datetime, format_skeleton, get_day_names
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.callbacks import DigestSendCb, DigestSetCb, PickNetCb
+from bot.config import Settings
+from bot.delivery import DeliveryEngine
+from bot.digest_render import fit
+from bot.filters import MinLevel
+from bot.replies import say
+from bot.services import digests, networks
+from bot.services.access import Actor, Level
+from bot.services.digests import DigestSender, Outcome, SendResult
+from storage.models import Network, utcnow
+from storage.repositories import memberships
+from storage.repositories.digests import Schedule
+
+router = Router(name=__name__)
+router.message.filter(MinLevel(Level.MEMBER))
+router.callback_query.filter(MinLevel(Level.MEMBER))
+
+PURPOSE = "digest"
+HOURS = tuple(range(6, 22))  # the hour buttons (local time)
+PICK_MAX = 90  # Telegram shows at most 100 buttons under a message
+
+
+def _sender(
+    bot: Bot,
+    session_pool: async_sessionmaker[AsyncSession],
+    delivery: DeliveryEngine,
+    i18n: I18n,
+    settings: Settings,
+) -> DigestSender:
+    return DigestSender(bot, session_pool, delivery, i18n, settings.admin_ids)
+
+
+# ----------------------------------------------------------------------- keyboards
+
+
+def _pick(options: list[Network], admin: bool) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    if admin:
+        kb.button(text="🌐 " + _("All networks"), callback_data=PickNetCb(purpose=PURPOSE,
+                                                                         network_id=0))
+    for network in options[:PICK_MAX]:
+        kb.button(text=network.name,
+                  callback_data=PickNetCb(purpose=PURPOSE, network_id=network.id))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def _coordinator_buttons(network_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text="⚙️ " + _("Day and hour"), callback_data=DigestSetCb(network_id=network_id))
+    kb.button(text="📤 " + _("Send now"), callback_data=DigestSendCb(network_id=network_id))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def _schedule_buttons(network_id: int, schedule: Schedule, locale: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    days = get_day_names("abbreviated", locale=locale)
+    for day in range(7):
+        mark = "✓ " if day == schedule.weekday else ""
+        kb.button(text=f"{mark}{days[day]}",
+                  callback_data=DigestSetCb(network_id=network_id, key="day", value=day))
+    for hour in HOURS:
+        mark = "✓ " if hour == schedule.hour else ""
+        label = format_skeleton("Hm", _clock(hour), locale=locale)
+        kb.button(text=f"{mark}{label}",
+                  callback_data=DigestSetCb(network_id=network_id, key="hour", value=hour))
+    kb.button(text="📤 " + _("Send now"), callback_data=DigestSendCb(network_id=network_id))
+    kb.button(text="👁 " + _("Preview"),
+              callback_data=PickNetCb(purpose=PURPOSE, network_id=network_id))
+    kb.adjust(4, 3, 4, 4, 4, 4, 2)
+    return kb.as_markup()
+
+
+def _clock(hour: int) -> datetime:
+    return datetime(2000, 1, 1, hour)
+
+
+# ------------------------------------------------------------------------- preview
+
+
+@router.message(Command("digest"))
+async def digest_command(message: Message, session: AsyncSession, actor: Actor,
+                         i18n: I18n) -> None:
+    options = list(await networks.coordinated(session, actor)) if actor.is_admin else (
+        networks.joined(actor)
+    )
+    if not options and not actor.is_admin:
+        await message.answer(_("You are not in a network yet."))
+        return
+    if len(options) == 1 and not actor.is_admin:
+        await _show(message, session, actor, i18n, options[0].id)
+        return
+    await message.answer(
+        _("Which network's digest?"), reply_markup=_pick(options, actor.is_admin)
+    )
+
+
+@router.callback_query(PickNetCb.filter(F.purpose == PURPOSE))
+async def picked(query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession,
+                 actor: Actor, i18n: I18n) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _show(query.message, session, actor, i18n, callback_data.network_id)
+
+
+async def _show(message: Message, session: AsyncSession, actor: Actor, i18n: I18n,
+                network_id: int) -> None:
+    """The preview: chart or spreadsheet first, then the text (with coordinators'
+    buttons)."""
+    now = utcnow()
+    shown = await digests.preview(session, i18n, actor, network_id, now)
+    head = "👁 <i>" + _("This week's digest, as you would get it:") + "</i>"
+    if shown.chart is not None:
+        await message.answer_photo(BufferedInputFile(shown.chart, filename="digest.png"))
+    if shown.xlsx is not None:
+        await message.answer_document(BufferedInputFile(shown.xlsx, filename=shown.filename))
+    markup = None
+    text = head + "\n\n" + shown.text
+    if network_id and actor.can_coordinate(network_id):
+        network, schedule, row = await digests.schedule_of(session, actor, network_id, now)
+        locale = i18n.current_locale
+        text += "\n\n⚙️ " + _("Sent {when} ({zone}).").format(
+            when=digests.schedule_label(schedule, locale), zone=escape(network.timezone)
+        ) + " " + digests.sent_label(row, network, locale)
+        markup = _coordinator_buttons(network_id)
+    await message.answer(fit(text), reply_markup=markup)
+
+
+# ------------------------------------------------------------------------ settings
+
+
+async def _settings_view(event: Message | CallbackQuery, session: AsyncSession, actor: Actor,
+                         i18n: I18n, network_id: int) -> None:
+    now = utcnow()
+    network, schedule, row = await digests.schedule_of(session, actor, network_id, now)
+    locale = i18n.current_locale
+    upcoming = digests.next_due(schedule, digests.zone(network), now)
+    text = "\n".join(
+        [
+            _("⚙️ <b>Weekly digest of {network}</b>").format(network=escape(network.name)),
+            _("Sent {when} ({zone}).").format(
+                when=digests.schedule_label(schedule, locale), zone=escape(network.timezone)
+            ),
+            digests.sent_label(row, network, locale),
+            _("Next one: {when}.").format(
+                when=format_datetime(upcoming, "EEEE d MMMM HH:mm",
+                                     tzinfo=digests.zone(network), locale=locale)
+            ),
+            "",
+            _("Choose the day, then the hour:"),
+        ]
+    )
+    await say(event, text, reply_markup=_schedule_buttons(network.id, schedule, locale))
+
+
+@router.callback_query(DigestSetCb.filter(), MinLevel(Level.COORDINATOR))
+async def settings_screen(
+    query: CallbackQuery,
+    callback_data: DigestSetCb,
+    session: AsyncSession,
+    actor: Actor,
+    i18n: I18n,
+    scheduler: BaseScheduler | None = None,
+) -> None:
+    key, value = callback_data.key, callback_data.value
+    if key == "day" and 0 <= value <= 6:
+        network, schedule = await digests.change_schedule(
+            session, actor, callback_data.network_id, utcnow(), weekday=value
+        )
+        digests.replan(scheduler, network, schedule)
+    elif key == "hour" and 0 <= value <= 23:
+        network, schedule = await digests.change_schedule(
+            session, actor, callback_data.network_id, utcnow(), hour=value
+        )
+        digests.replan(scheduler, network, schedule)
+    elif key != "show":
+        await query.answer()
+        return
+    await query.answer()
+    await _settings_view(query, session, actor, i18n, callback_data.network_id)
+
+
+# ------------------------------------------------------------------------ send now
+
+
+def _refusal(result: SendResult, network: Network, locale: str) -> str:
+    if result.outcome == Outcome.IN_PROGRESS:
+        return _("This week's digest is being sent right now.")
+    when = ""
+    if result.digest is not None and result.digest.sent_at is not None:
+        when = format_datetime(result.digest.sent_at, "EEEE HH:mm",
+                               tzinfo=digests.zone(network), locale=locale)
+    return _(
+        "This week's digest of {network} already went out ({when}). "
+        "It goes out once a week, so members are not told the same twice."
+    ).format(network=escape(network.name), when=when)
+
+
+@router.callback_query(DigestSendCb.filter(), MinLevel(Level.COORDINATOR))
+async def send_now(
+    query: CallbackQuery,
+    callback_data: DigestSendCb,
+    session: AsyncSession,
+    actor: Actor,
+    i18n: I18n,
+    bot: Bot,
+    session_pool: async_sessionmaker[AsyncSession],
+    delivery: DeliveryEngine,
+    settings: Settings,
+) -> None:
+    now = utcnow()
+    network, schedule, row = await digests.schedule_of(
+        session, actor, callback_data.network_id, now
+    )
+    locale = i18n.current_locale
+    step = callback_data.step
+    sent_already = row is not None
+    if step == "ask":
+        await query.answer()
+        if sent_already:
+            assert row is not None
+            refusal = SendResult(
+                Outcome.ALREADY_SENT if row.status != "claimed" else Outcome.IN_PROGRESS,
+                row.week, row,
+            )
+            markup = None
+            if actor.is_admin and refusal.outcome == Outcome.ALREADY_SENT:
+                kb = InlineKeyboardBuilder()
+                kb.button(text="⚠️ " + _("Send it again anyway"),
+                          callback_data=DigestSendCb(network_id=network.id, step="force"))
+                markup = kb.as_markup()
+            await say(query, _refusal(refusal, network, locale), reply_markup=markup)
+            return
+        people = await memberships.count_active(session, network.id)
+        kb = InlineKeyboardBuilder()
+        kb.button(text="📤 " + _("Yes, send it now"),
+                  callback_data=DigestSendCb(network_id=network.id, step="go"))
+        kb.button(text=_("Not now"), callback_data=DigestSetCb(network_id=network.id))
+        kb.adjust(1)
+        await say(
+            query,
+            _(
+                "Send this week's digest of {network} to {n} person now? "
+                "The scheduled one ({when}) will then not go out again this week.",
+                "Send this week's digest of {network} to {n} people now? "
+                "The scheduled one ({when}) will then not go out again this week.",
+                people,
+            ).format(network=escape(network.name), n=people,
+                     when=digests.schedule_label(schedule, locale)),
+            reply_markup=kb.as_markup(),
+        )
+        return
+    if step not in {"go", "force"}:
+        await query.answer()
+        return
+    await query.answer()
+    result = await digests.send_now(
+        _sender(bot, session_pool, delivery, i18n, settings), actor, network.id, now,
+        force=step == "force",
+    )
+    if result.sent:
+        await say(
+            query,
+            _(
+                "The digest of {network} is on its way to {n} person.",
+                "The digest of {network} is on its way to {n} people.",
+                result.recipients,
+            ).format(network=escape(network.name), n=result.recipients),
+        )
+    else:
+        await say(query, _refusal(result, network, locale))

@@ -1,0 +1,26 @@
+"""The events router and its dialog states."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.fsm.state import State, StatesGroup
+
+router = Router(name=__name__)
+
+EXAMPLE_HOUR = 17
+
+
+class NewEvent(StatesGroup):
+    kind = State()
+    title = State()
+    start = State()
+    start_time = State()
+    end = State()
+    place = State()
+    description = State()
+    preview = State()
+
+
+class EditEvent(StatesGroup):
+    start = State()
+    place = State()

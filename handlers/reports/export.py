@@ -1,0 +1,179 @@
+"""/export: period and format."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from html import escape
+
+from aiogram import F
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.callbacks import (
+    PickNetCb,
+    RepExportCb,
+)
+from bot.keyboards import reports as kb
+from bot.labels import to_ascii_digits
+from bot.replies import say
+from bot.services import networks
+from bot.services import reports as service
+from bot.services.access import AccessDenied, Actor
+from bot.services.reports import Problem, ReportError
+from handlers.reports.review import _pick_or_run
+from handlers.reports.states import TEXT, ExportRange, coordinators
+from storage.models import Network, utcnow
+
+
+@coordinators.message(Command("export"))
+async def export_cmd(message: Message, session: AsyncSession, actor: Actor) -> None:
+    network = await _pick_or_run(message, session, actor, "export")
+    if network is not None:
+        await _ask_period(message, network)
+
+
+async def _ask_period(event: Message | CallbackQuery, network: Network) -> None:
+    await say(
+        event,
+        _("Export the reports of <b>{network}</b> for which period?").format(
+            network=escape(network.name)
+        ),
+        reply_markup=kb.export_periods(network.id),
+    )
+
+
+async def _coordinated(session: AsyncSession, actor: Actor, network_id: int) -> Network:
+    actor.require_coordinator(network_id)
+    network = next(
+        (n for n in await networks.coordinated(session, actor) if n.id == network_id), None
+    )
+    if network is None:
+        raise AccessDenied(f"no network {network_id}")
+    return network
+
+
+@coordinators.callback_query(PickNetCb.filter(F.purpose == "export"))
+async def export_picked(
+    query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession, actor: Actor
+) -> None:
+    network = await _coordinated(session, actor, callback_data.network_id)
+    await query.answer()
+    await _ask_period(query, network)
+
+
+@coordinators.callback_query(RepExportCb.filter())
+async def export_period(
+    query: CallbackQuery,
+    callback_data: RepExportCb,
+    session: AsyncSession,
+    actor: Actor,
+    i18n: I18n,
+    state: FSMContext,
+) -> None:
+    network = await _coordinated(session, actor, callback_data.network_id)
+    await query.answer()
+    period = callback_data.period
+    if period == "custom":
+        await state.set_state(ExportRange.dates)
+        await state.set_data({"network_id": network.id})
+        await say(
+            query,
+            _("Type the first and the last day, for example:\n<code>{example}</code>").format(
+                example=_example_range(network)
+            ),
+        )
+        return
+    if period not in service.PERIODS:
+        await _ask_period(query, network)
+        return
+    settings = await service.get_settings(session, network.id)
+    since, until = service.period_range(period, network, settings.weekend, utcnow())
+    if isinstance(query.message, Message):
+        await _send_export(query.message, session, actor, i18n, network, since, until)
+
+
+def _example_range(network: Network) -> str:
+    today = service.local_today(network, utcnow())
+    return f"{today.replace(day=1).isoformat()} {today.isoformat()}"
+
+
+_DAY_RE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+
+
+@coordinators.message(ExportRange.dates, TEXT)
+async def export_typed_range(
+    message: Message, state: FSMContext, session: AsyncSession, actor: Actor, i18n: I18n
+) -> None:
+    data = await state.get_data()
+    network = await _coordinated(session, actor, int(data["network_id"]))
+    found = _DAY_RE.findall(to_ascii_digits(message.text or ""))
+    try:
+        if len(found) != 2:
+            raise ValueError(message.text)
+        since, until = (date.fromisoformat(_pad(d)) for d in found)
+    except ValueError:
+        await message.answer(
+            _("Please type two dates as YYYY-MM-DD, for example:\n<code>{example}</code>").format(
+                example=_example_range(network)
+            )
+        )
+        return
+    if since > until:
+        await message.answer(
+            service.problem_text(ReportError(Problem.BAD_RANGE), i18n.current_locale)
+        )
+        return
+    await state.clear()
+    await _send_export(message, session, actor, i18n, network, since, until)
+
+
+def _pad(day: str) -> str:
+    y, m, d = day.split("-")
+    return f"{y}-{int(m):02d}-{int(d):02d}"
+
+
+@coordinators.message(ExportRange.dates)
+async def export_range_other(message: Message) -> None:
+    await message.answer(_("Please type two dates as YYYY-MM-DD, or send /cancel."))
+
+
+async def _send_export(
+    message: Message,
+    session: AsyncSession,
+    actor: Actor,
+    i18n: I18n,
+    network: Network,
+    since: date | None,
+    until: date | None,
+) -> None:
+    locale = i18n.current_locale
+    export = await service.export_reports(
+        session,
+        network_id=network.id,
+        since=since,
+        until=until,
+        formats=service.EXPORT_FORMATS,
+        locale=locale,
+        actor=actor,
+        now=utcnow(),
+    )
+    if since is None:
+        period = kb.period_label(0, locale)
+    else:
+        last = until or service.local_today(network, utcnow())
+        period = f"{service.fmt_date(since, locale)} – {service.fmt_date(last, locale)}"
+    caption = _(
+        "{network}, {period}: {n} report.", "{network}, {period}: {n} reports.", export.count
+    ).format(
+        network=escape(network.name), period=period, n=service.fmt_number(export.count, locale)
+    )
+    for fmt in service.EXPORT_FORMATS:
+        await message.answer_document(
+            BufferedInputFile(export.files[fmt], filename=export.filename(fmt)),
+            caption=caption,
+        )

@@ -1,0 +1,74 @@
+"""The reports routers (members, coordinators), dialog states and the menu button."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Filter
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import Message
+from aiogram.utils.i18n import I18n
+
+from bot.filters import MinLevel
+from bot.keyboards import reports as kb
+from bot.services.access import Level
+
+router = Router(name=__name__)
+members = Router(name=f"{__name__}.members")
+members.message.filter(MinLevel(Level.MEMBER))
+members.callback_query.filter(MinLevel(Level.MEMBER))
+coordinators = Router(name=f"{__name__}.coordinators")
+coordinators.message.filter(MinLevel(Level.COORDINATOR))
+coordinators.callback_query.filter(MinLevel(Level.COORDINATOR))
+router.include_routers(members, coordinators)
+
+TEXT = F.text & ~F.text.startswith("/")
+
+
+class ReportForm(StatesGroup):
+    type = State()
+    date = State()
+    participants = State()
+    age = State()
+    description = State()
+    attachment = State()
+    preview = State()
+
+
+class ReviewNote(StatesGroup):
+    note = State()
+
+
+class ExportRange(StatesGroup):
+    dates = State()
+
+
+STEPS = (
+    ReportForm.type,
+    ReportForm.date,
+    ReportForm.participants,
+    ReportForm.age,
+    ReportForm.description,
+    ReportForm.attachment,
+    ReportForm.preview,
+)
+EDITS = {
+    "edit_type": ReportForm.type,
+    "edit_date": ReportForm.date,
+    "edit_num": ReportForm.participants,
+    "edit_age": ReportForm.age,
+    "edit_desc": ReportForm.description,
+    "edit_file": ReportForm.attachment,
+}
+
+
+class MenuButton(Filter):
+    """The persistent keyboard's "Report an activity", in any of our languages."""
+
+    async def __call__(self, message: Message, i18n: I18n) -> bool:
+        if not message.text:
+            return False
+        for locale in i18n.available_locales:
+            with i18n.use_locale(locale):
+                if message.text == kb.menu_label():
+                    return True
+        return False

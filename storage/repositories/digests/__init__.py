@@ -1,0 +1,70 @@
+"""Weekly digests' SQL: schedules, the once-a-week record (`claim`: the unique (scope,
+week) is the lock), and the aggregates digests are made of (`collect`: a fixed set of
+GROUP BY statements per batch of networks, never a query per member). Portable SQL only;
+nothing here commits."""
+
+from storage.repositories.digests.figures import (
+    BroadcastRow,
+    Collected,
+    EventRow,
+    MemberRow,
+    NetworkFigures,
+    Window,
+    admin_users,
+    collect,
+    is_member_role,
+)
+from storage.repositories.digests.records import (
+    claim,
+    get,
+    get_by_id,
+    of_weeks,
+    reclaim_for_resend,
+    set_status,
+    stale_claims,
+    take_over,
+)
+from storage.repositories.digests.schedules import (
+    ABANDONED,
+    ADMIN_SCOPE,
+    CHART_WEEKS,
+    CHUNK,
+    CLAIMED,
+    SENT,
+    Schedule,
+    get_schedule,
+    network_scope,
+    networks_with_schedules,
+    save_schedule,
+)
+
+__all__ = [
+    "ABANDONED",
+    "ADMIN_SCOPE",
+    "CHART_WEEKS",
+    "CHUNK",
+    "CLAIMED",
+    "SENT",
+    "BroadcastRow",
+    "Collected",
+    "EventRow",
+    "MemberRow",
+    "NetworkFigures",
+    "Schedule",
+    "Window",
+    "admin_users",
+    "claim",
+    "collect",
+    "get",
+    "get_by_id",
+    "get_schedule",
+    "is_member_role",
+    "network_scope",
+    "networks_with_schedules",
+    "of_weeks",
+    "reclaim_for_resend",
+    "save_schedule",
+    "set_status",
+    "stale_claims",
+    "take_over",
+]
