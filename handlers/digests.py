@@ -34,7 +34,6 @@ from bot.services import digests, networks
 from bot.services.access import Actor, Level
 from bot.services.digests import DigestSender, Outcome, SendResult
 from storage.models import Network, utcnow
-from storage.repositories import memberships
 from storage.repositories.digests import Schedule
 
 router = Router(name=__name__)
@@ -236,29 +235,22 @@ async def send_now(
     settings: Settings,
 ) -> None:
     now = utcnow()
-    network, schedule, row = await digests.schedule_of(
-        session, actor, callback_data.network_id, now
-    )
     locale = i18n.current_locale
     step = callback_data.step
-    sent_already = row is not None
     if step == "ask":
+        offer = await digests.offer_send_now(session, actor, callback_data.network_id, now)
         await query.answer()
-        if sent_already:
-            assert row is not None
-            refusal = SendResult(
-                Outcome.ALREADY_SENT if row.status != "claimed" else Outcome.IN_PROGRESS,
-                row.week, row,
-            )
+        network = offer.network
+        if offer.refusal is not None:
             markup = None
-            if actor.is_admin and refusal.outcome == Outcome.ALREADY_SENT:
+            if offer.may_force:
                 kb = InlineKeyboardBuilder()
                 kb.button(text="⚠️ " + _("Send it again anyway"),
                           callback_data=DigestSendCb(network_id=network.id, step="force"))
                 markup = kb.as_markup()
-            await say(query, _refusal(refusal, network, locale), reply_markup=markup)
+            await say(query, _refusal(offer.refusal, network, locale), reply_markup=markup)
             return
-        people = await memberships.count_active(session, network.id)
+        people = offer.people
         kb = InlineKeyboardBuilder()
         kb.button(text="📤 " + _("Yes, send it now"),
                   callback_data=DigestSendCb(network_id=network.id, step="go"))
@@ -273,10 +265,11 @@ async def send_now(
                 "The scheduled one ({when}) will then not go out again this week.",
                 people,
             ).format(network=escape(network.name), n=people,
-                     when=digests.schedule_label(schedule, locale)),
+                     when=digests.schedule_label(offer.schedule, locale)),
             reply_markup=kb.as_markup(),
         )
         return
+    network = await digests.network_for(session, actor, callback_data.network_id)
     if step not in {"go", "force"}:
         await query.answer()
         return

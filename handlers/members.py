@@ -15,10 +15,9 @@ from bot.callbacks import PickNetCb
 from bot.filters import MinLevel
 from bot.labels import role_label, sector_label
 from bot.replies import say
-from bot.services import networks
+from bot.services import networks, registration
 from bot.services.access import Actor, Level
-from storage.models import MembershipStatus, Network, Role
-from storage.repositories import memberships
+from storage.models import Network, Role
 
 router = Router(name=__name__)
 router.message.filter(MinLevel(Level.COORDINATOR))
@@ -51,9 +50,7 @@ async def picked(
 
 
 async def _show(event: Message | CallbackQuery, session: AsyncSession, network: Network) -> None:
-    rows = await memberships.members(session, network.id)
-    active = [m for m in rows if m.status == MembershipStatus.ACTIVE]
-    pending = [m for m in rows if m.status == MembershipStatus.PENDING]
+    active, pending = await registration.members_of(session, network)
     lines = [
         _("<b>{network}</b>: {n} member", "<b>{network}</b>: {n} members", len(active)).format(
             network=escape(network.name), n=len(active)

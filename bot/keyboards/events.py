@@ -102,6 +102,18 @@ def rsvp(event_id: int, chosen: str | None) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
+def is_event_view(markup: InlineKeyboardMarkup | None) -> bool:
+    """Whether these buttons are an event's own view (RSVP and actions), not the RSVP row
+    of an announcement or a reminder: the view has buttons beyond the three answers."""
+    if markup is None:
+        return False
+    return any(
+        not (button.callback_data or "").startswith(RsvpCb.__prefix__ + RsvpCb.__separator__)
+        for row in markup.inline_keyboard
+        for button in row
+    )
+
+
 def event_actions(
     event_id: int,
     chosen: str | None,

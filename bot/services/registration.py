@@ -326,3 +326,22 @@ async def export_data(session: AsyncSession, user: User) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+async def members_of(
+    session: AsyncSession, network: Network
+) -> tuple[list[Membership], list[Membership]]:
+    """A network's active members and its pending join requests, for /members."""
+    rows = await memberships.members(session, network.id)
+    active = [m for m in rows if m.status == MembershipStatus.ACTIVE]
+    pending = [m for m in rows if m.status == MembershipStatus.PENDING]
+    return active, pending
+
+
+async def coordinators_to_tell(session: AsyncSession, result: Registration) -> list[User]:
+    """The coordinators told of a join: the network's, but not the person who joined."""
+    return [
+        coordinator
+        for coordinator in await memberships.coordinators(session, result.network.id)
+        if coordinator.id != result.user.id
+    ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from html import escape
-from typing import Any
 
 from aiogram import F
 from aiogram.exceptions import TelegramBadRequest
@@ -26,7 +25,7 @@ from bot.services.events import Card, EventError
 from handlers.events.states import EditEvent, router
 from handlers.events.texts import problem_text
 from storage.models import utcnow
-from storage.models.events import Answer, Event, EventStatus
+from storage.models.events import Event, EventStatus
 
 
 @router.callback_query(RsvpCb.filter())
@@ -46,21 +45,16 @@ async def rsvp(
     answer = callback_data.answer
     await query.answer(_("Your answer: {answer}.").format(answer=ANSWER_LABELS[answer]))
     if isinstance(query.message, Message):
-        markup = query.message.reply_markup
-        # The announcement or reminder itself (3 RSVP buttons), or the event's own view.
+        # The announcement or reminder itself, or the event's own view.
         new = (
             _manage_markup(event, answer, actor, utcnow())
-            if markup is not None and len(_flat(markup)) > len(Answer)
+            if kb.is_event_view(query.message.reply_markup)
             else kb.rsvp(event.id, answer)
         )
         try:
             await query.message.edit_reply_markup(reply_markup=new)
         except TelegramBadRequest:
             pass  # "message is not modified": the same answer again
-
-
-def _flat(markup: InlineKeyboardMarkup) -> list[Any]:
-    return [b for row in markup.inline_keyboard for b in row]
 
 
 # ------------------------------------------------------------------- /events

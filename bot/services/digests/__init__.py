@@ -14,9 +14,12 @@ from bot.services.digests.building import (
 )
 from bot.services.digests.queries import (
     Preview,
+    SendOffer,
     change_schedule,
     network_for,
+    offer_send_now,
     preview,
+    refusal_of,
     schedule_of,
     send_now,
 )
@@ -78,6 +81,7 @@ __all__ = [
     "DigestSender",
     "Outcome",
     "Preview",
+    "SendOffer",
     "SendResult",
     "admin_rows",
     "admin_week",
@@ -92,8 +96,10 @@ __all__ = [
     "network_for",
     "network_job_id",
     "next_due",
+    "offer_send_now",
     "plan",
     "preview",
+    "refusal_of",
     "replan",
     "schedule_label",
     "schedule_of",

@@ -15,12 +15,12 @@ from bot.digest_render import (
 from bot.services.access import AccessDenied, Actor
 from bot.services.digests.admin import admin_rows
 from bot.services.digests.building import build
-from bot.services.digests.sender import ADMIN_ZONE, DigestSender, SendResult
+from bot.services.digests.sender import ADMIN_ZONE, DigestSender, Outcome, SendResult
 from bot.services.digests.sending import send_network_digest
 from bot.services.digests.weeks import admin_week, current_week, window_for
 from storage.models import Network
 from storage.models.digests import Digest
-from storage.repositories import audit
+from storage.repositories import audit, memberships
 from storage.repositories import digests as repo
 from storage.repositories.digests import (
     Schedule,
@@ -112,6 +112,41 @@ async def change_schedule(
     )
     await session.commit()
     return network, schedule
+
+
+@dataclass(frozen=True, slots=True)
+class SendOffer:
+    """What "send now" asks first: a refusal when this week's digest went out (or is going
+    out), else how many people it reaches."""
+
+    network: Network
+    schedule: Schedule
+    refusal: SendResult | None = None
+    people: int = 0
+    may_force: bool = False  # an admin may send it again anyway
+
+
+def refusal_of(row: Digest | None) -> SendResult | None:
+    """This week's row, if any, as the outcome a second send would have."""
+    if row is None:
+        return None
+    outcome = Outcome.IN_PROGRESS if row.status == repo.CLAIMED else Outcome.ALREADY_SENT
+    return SendResult(outcome, row.week, row)
+
+
+async def offer_send_now(
+    session: AsyncSession, actor: Actor, network_id: int, now: datetime
+) -> SendOffer:
+    """The question before a coordinator's "send now"."""
+    network, schedule, row = await schedule_of(session, actor, network_id, now)
+    refusal = refusal_of(row)
+    if refusal is not None:
+        return SendOffer(
+            network, schedule, refusal,
+            may_force=actor.is_admin and refusal.outcome == Outcome.ALREADY_SENT,
+        )
+    people = await memberships.count_active(session, network.id)
+    return SendOffer(network, schedule, people=people)
 
 
 async def send_now(

@@ -54,10 +54,12 @@ from bot.services.reports.rules import (
     check_date,
     clean_description,
     clean_note,
+    days_ago,
     draft_from,
     local_today,
     parse_date,
     parse_participants,
+    parse_range,
 )
 from bot.services.reports.settings import (
     Settings,
@@ -125,6 +127,7 @@ __all__ = [
     "clean_description",
     "clean_note",
     "day_names",
+    "days_ago",
     "draft_from",
     "draft_summary",
     "editable",
@@ -145,6 +148,7 @@ __all__ = [
     "open_report",
     "parse_date",
     "parse_participants",
+    "parse_range",
     "participants_text",
     "period_range",
     "problem_text",
