@@ -284,8 +284,8 @@ async def ask_time(
 
 
 async def _first_network(session: AsyncSession, actor: Actor, data: dict[str, object]) -> Network:
-    wanted = data["networks"][0]  # type: ignore[index]
-    return next(n for n in await networks.coordinated(session, actor) if n.id == wanted)
+    wanted: int = data["networks"][0]  # type: ignore[index]
+    return await networks.coordinated_network(session, actor, wanted)
 
 
 @coordinators.message(Bc.schedule, F.text, ~F.text.startswith("/"))

@@ -269,7 +269,7 @@ async def send_now(
             reply_markup=kb.as_markup(),
         )
         return
-    network = await digests.network_for(session, actor, callback_data.network_id)
+    network = await networks.coordinated_network(session, actor, callback_data.network_id)
     if step not in {"go", "force"}:
         await query.answer()
         return

@@ -41,10 +41,7 @@ async def members(message: Message, session: AsyncSession, actor: Actor) -> None
 async def picked(
     query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession, actor: Actor
 ) -> None:
-    actor.require_coordinator(callback_data.network_id)
-    network = next(
-        n for n in await networks.coordinated(session, actor) if n.id == callback_data.network_id
-    )
+    network = await networks.coordinated_network(session, actor, callback_data.network_id)
     await query.answer()
     await _show(query, session, network)
 

@@ -7,8 +7,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import escape
 from typing import Any
 
+from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.access import AccessDenied, Actor
@@ -345,3 +347,27 @@ async def coordinators_to_tell(session: AsyncSession, result: Registration) -> l
         for coordinator in await memberships.coordinators(session, result.network.id)
         if coordinator.id != result.user.id
     ]
+
+
+def problem_text(problem: InviteProblem, network_name: str | None) -> str:
+    name = escape(network_name or "")
+    return {
+        InviteProblem.NOT_FOUND: _(
+            "I do not know this code. Check it with your coordinator, "
+            "or open the invite link they sent you."
+        ),
+        InviteProblem.EXPIRED: _(
+            "This invite to {network} has expired. Ask your coordinator for a new one."
+        ),
+        InviteProblem.USED_UP: _(
+            "This invite to {network} has already been used as many times as allowed. "
+            "Ask your coordinator for a new one."
+        ),
+        InviteProblem.REVOKED: _(
+            "This invite to {network} was withdrawn. Ask your coordinator for a new one."
+        ),
+        InviteProblem.ALREADY_MEMBER: _("You are already a member of {network}."),
+        InviteProblem.PENDING: _(
+            "Your request to join {network} is waiting for the coordinator's approval."
+        ),
+    }[problem].format(network=name)

@@ -23,7 +23,6 @@ from bot.services import events
 from bot.services.access import Actor, Level
 from bot.services.events import Card, EventError
 from handlers.events.states import EditEvent, router
-from handlers.events.texts import problem_text
 from storage.models import utcnow
 from storage.models.events import Event, EventStatus
 
@@ -40,7 +39,7 @@ async def rsvp(
             session, actor, callback_data.event_id, callback_data.answer, utcnow()
         )
     except EventError as exc:
-        await query.answer(problem_text(exc), show_alert=True)
+        await query.answer(events.problem_text(exc), show_alert=True)
         return
     answer = callback_data.answer
     await query.answer(_("Your answer: {answer}.").format(answer=ANSWER_LABELS[answer]))

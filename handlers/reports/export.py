@@ -21,7 +21,7 @@ from bot.keyboards import reports as kb
 from bot.replies import say
 from bot.services import networks
 from bot.services import reports as service
-from bot.services.access import AccessDenied, Actor
+from bot.services.access import Actor
 from bot.services.reports import ReportError
 from handlers.reports.review import _pick_or_run
 from handlers.reports.states import TEXT, ExportRange, coordinators
@@ -45,21 +45,11 @@ async def _ask_period(event: Message | CallbackQuery, network: Network) -> None:
     )
 
 
-async def _coordinated(session: AsyncSession, actor: Actor, network_id: int) -> Network:
-    actor.require_coordinator(network_id)
-    network = next(
-        (n for n in await networks.coordinated(session, actor) if n.id == network_id), None
-    )
-    if network is None:
-        raise AccessDenied(f"no network {network_id}")
-    return network
-
-
 @coordinators.callback_query(PickNetCb.filter(F.purpose == "export"))
 async def export_picked(
     query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession, actor: Actor
 ) -> None:
-    network = await _coordinated(session, actor, callback_data.network_id)
+    network = await networks.coordinated_network(session, actor, callback_data.network_id)
     await query.answer()
     await _ask_period(query, network)
 
@@ -73,7 +63,7 @@ async def export_period(
     i18n: I18n,
     state: FSMContext,
 ) -> None:
-    network = await _coordinated(session, actor, callback_data.network_id)
+    network = await networks.coordinated_network(session, actor, callback_data.network_id)
     await query.answer()
     period = callback_data.period
     if period == "custom":
@@ -105,7 +95,7 @@ async def export_typed_range(
     message: Message, state: FSMContext, session: AsyncSession, actor: Actor, i18n: I18n
 ) -> None:
     data = await state.get_data()
-    network = await _coordinated(session, actor, int(data["network_id"]))
+    network = await networks.coordinated_network(session, actor, int(data["network_id"]))
     try:
         since, until = service.parse_range(message.text or "")
     except ReportError as exc:

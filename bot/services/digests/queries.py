@@ -18,6 +18,7 @@ from bot.services.digests.building import build
 from bot.services.digests.sender import ADMIN_ZONE, DigestSender, Outcome, SendResult
 from bot.services.digests.sending import send_network_digest
 from bot.services.digests.weeks import admin_week, current_week, window_for
+from bot.services.networks import coordinated_network
 from storage.models import Network
 from storage.models.digests import Digest
 from storage.repositories import audit, memberships
@@ -68,19 +69,11 @@ async def preview(
     return Preview(text, chart=chart)
 
 
-async def network_for(session: AsyncSession, actor: Actor, network_id: int) -> Network:
-    actor.require_coordinator(network_id)
-    found = await repo.networks_with_schedules(session, [network_id])
-    if not found:
-        raise AccessDenied(f"no network {network_id}")
-    return found[0][0]
-
-
 async def schedule_of(
     session: AsyncSession, actor: Actor, network_id: int, now: datetime
 ) -> tuple[Network, Schedule, Digest | None]:
     """A coordinator's view of the schedule, with this week's digest row if any."""
-    network = await network_for(session, actor, network_id)
+    network = await coordinated_network(session, actor, network_id)
     schedule = await repo.get_schedule(session, network_id)
     row = await repo.get(session, network_scope(network_id), current_week(network, now))
     return network, schedule, row
@@ -95,7 +88,7 @@ async def change_schedule(
     weekday: int | None = None,
     hour: int | None = None,
 ) -> tuple[Network, Schedule]:
-    network = await network_for(session, actor, network_id)
+    network = await coordinated_network(session, actor, network_id)
     current = await repo.get_schedule(session, network_id)
     new_day = current.weekday if weekday is None else weekday
     new_hour = current.hour if hour is None else hour
