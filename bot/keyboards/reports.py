@@ -11,7 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 if TYPE_CHECKING:
-    from bot.services.reports import ReportPage, Settings
+    from bot.services.reports import ReportPage, ReportSettingsView
 
 from bot.callbacks import (
     RepAgeCb,
@@ -242,7 +242,7 @@ def export_periods(network_id: int) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def report_settings(settings: Settings, locale: str) -> InlineKeyboardMarkup:
+def report_settings(settings: ReportSettingsView, locale: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     nid = settings.network_id
     if settings.nudge_enabled:

@@ -62,7 +62,7 @@ from bot.services.reports.rules import (
     parse_range,
 )
 from bot.services.reports.settings import (
-    Settings,
+    ReportSettingsView,
     change_settings,
     get_settings,
     in_nudge_window,
@@ -119,7 +119,7 @@ __all__ = [
     "Problem",
     "ReportError",
     "ReportPage",
-    "Settings",
+    "ReportSettingsView",
     "author_text",
     "can_edit",
     "change_settings",
