@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.callbacks import NewNetCb
 from bot.filters import MinLevel
 from bot.keyboards import networks as kb
-from bot.labels import LANGUAGE_NAMES
 from bot.replies import say
 from bot.services import networks as service
 from bot.services.access import Actor, Level
 from bot.services.networks import NetworkError
+from bot.text.labels import LANGUAGE_NAMES
 
 router = Router(name=__name__)
 router.message.filter(MinLevel(Level.ADMIN))

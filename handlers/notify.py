@@ -10,10 +10,10 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
-from bot.labels import role_label, sector_label
 from bot.replies import tell
 from bot.services import registration
 from bot.services.registration import Registration
+from bot.text.labels import role_label, sector_label
 
 
 async def notify_coordinators_of_join(

@@ -12,7 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_date
 
 from bot.callbacks import AttendCb, DigestSetCb, EventCb, NewEventCb, OffsetCb, RepSetCb, RsvpCb
-from bot.labels import ANSWER_ICONS, ANSWER_LABELS, EVENT_KIND_LABELS
+from bot.text.labels import ANSWER_ICONS, ANSWER_LABELS, EVENT_KIND_LABELS
 from storage.repositories.events import Person
 
 START_HOURS = ("0900", "1000", "1100", "1400", "1600", "1700", "1800")

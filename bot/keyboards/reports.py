@@ -27,8 +27,8 @@ from bot.callbacks import (
     RepTypeMenuCb,
     RepViewCb,
 )
-from bot.labels import ACTIVITY_LABELS, AGE_LABELS, activity_label
 from bot.text.formats import first_words, fmt_date, fmt_number
+from bot.text.labels import ACTIVITY_LABELS, AGE_LABELS, activity_label
 from storage.models.reports import (
     MAX_AGE_CHOICES,
     NUDGE_DAY_CHOICES,

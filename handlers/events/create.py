@@ -22,11 +22,11 @@ from bot.callbacks import NewEventCb, PickNetCb
 from bot.delivery import DeliveryEngine
 from bot.filters import MinLevel
 from bot.keyboards import events as kb
-from bot.labels import event_kind_label
 from bot.replies import say
 from bot.services import events, networks
 from bot.services.access import Actor, Level
 from bot.services.events import Card, EventError, Problem
+from bot.text.labels import event_kind_label
 from handlers.events.listing import _manage_markup
 from handlers.events.states import NewEvent, router
 from storage.models import Network, utcnow

@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.callbacks import EventCb, RsvpCb
 from bot.filters import MinLevel
 from bot.keyboards import events as kb
-from bot.labels import ANSWER_LABELS, event_kind_label
 from bot.replies import say
 from bot.services import events
 from bot.services.access import Actor, Level
 from bot.services.events import Card, EventError
+from bot.text.labels import ANSWER_LABELS, event_kind_label
 from handlers.events.states import EditEvent, router
 from storage.models import utcnow
 from storage.models.events import Event, EventStatus

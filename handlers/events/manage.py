@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.callbacks import AttendCb, EventCb
 from bot.delivery import DeliveryEngine
 from bot.keyboards import events as kb
-from bot.labels import ANSWER_ICONS, answer_label, join_list
 from bot.replies import say
 from bot.services import events
 from bot.services.access import Actor
 from bot.services.events import EventError, Problem
+from bot.text.labels import ANSWER_ICONS, answer_label, join_list
 from handlers.events.states import EditEvent, router
 from storage.models import utcnow
 from storage.models.events import Answer, EventStatus

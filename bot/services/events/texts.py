@@ -16,15 +16,15 @@ from babel.dates import format_date, format_time, format_timedelta, get_timezone
 
 from bot.callbacks import RsvpCb
 from bot.config import SUPPORTED_LOCALES
-from bot.labels import (
+from bot.services.events.rules import CAPTION_MAX, MAX_OFFSETS, TEXT_MAX, EventError, Problem
+from bot.text.formats import utf16_len
+from bot.text.labels import (
     ANSWER_ICONS,
     ANSWER_LABELS,
     answer_label,
     event_kind_label,
     join_list,
 )
-from bot.services.events.rules import CAPTION_MAX, MAX_OFFSETS, TEXT_MAX, EventError, Problem
-from bot.text.formats import utf16_len
 from storage.models import utcnow
 from storage.models.events import Answer, Event
 

@@ -7,9 +7,7 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.labels import (
-    to_ascii_digits,
-)
+from bot.text.formats import to_ascii_digits
 from bot.text.times import network_zone as tz_of
 from storage.models import Network
 from storage.models.reports import (
