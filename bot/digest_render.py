@@ -21,8 +21,8 @@ from babel.dates import format_interval, format_skeleton, format_time
 from babel.numbers import format_percent
 
 from bot import charts
-from bot.labels import activity_label, answer_label, join_list, sector_label
 from bot.text.formats import fmt_number, utf16_len
+from bot.text.labels import activity_label, answer_label, join_list, sector_label
 from storage.models import Network, Role
 from storage.models.events import Answer
 from storage.repositories.digests import (

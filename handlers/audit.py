@@ -13,9 +13,9 @@ from babel.dates import format_datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.filters import MinLevel
-from bot.labels import audit_label
 from bot.services import auditlog
 from bot.services.access import Actor, Level
+from bot.text.labels import audit_label
 
 router = Router(name=__name__)
 router.message.filter(MinLevel(Level.ADMIN))

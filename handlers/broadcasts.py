@@ -22,12 +22,12 @@ from bot.config import Settings
 from bot.delivery import DeliveryEngine
 from bot.filters import MinLevel
 from bot.keyboards import broadcasts as kb
-from bot.labels import join_list, sector_label
 from bot.replies import say
 from bot.services import broadcasts, networks
 from bot.services.access import Actor, Level
 from bot.services.broadcasts import Content
 from bot.services.events import EventError, parse_local_datetime
+from bot.text.labels import join_list, sector_label
 from storage.models import Network, Role, utcnow
 from storage.repositories.broadcasts import Audience
 
@@ -284,8 +284,8 @@ async def ask_time(
 
 
 async def _first_network(session: AsyncSession, actor: Actor, data: dict[str, object]) -> Network:
-    wanted = data["networks"][0]  # type: ignore[index]
-    return next(n for n in await networks.coordinated(session, actor) if n.id == wanted)
+    wanted: int = data["networks"][0]  # type: ignore[index]
+    return await networks.coordinated_network(session, actor, wanted)
 
 
 @coordinators.message(Bc.schedule, F.text, ~F.text.startswith("/"))

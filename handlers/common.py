@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import keyboards
 from bot.callbacks import LangCb
 from bot.commands import commands_for, set_chat_menu
-from bot.labels import LANGUAGE_NAMES
 from bot.replies import say
 from bot.services import profile
 from bot.services.access import Actor, Level
+from bot.text.labels import LANGUAGE_NAMES
 
 router = Router(name=__name__)
 

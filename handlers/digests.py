@@ -11,17 +11,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from apscheduler.schedulers.base import BaseScheduler
-from babel.dates import format_datetime, format_skeleton, get_day_names
+from babel.dates import format_datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.callbacks import DigestSendCb, DigestSetCb, PickNetCb
@@ -29,22 +27,16 @@ from bot.config import Settings
 from bot.delivery import DeliveryEngine
 from bot.digest_render import fit
 from bot.filters import MinLevel
+from bot.keyboards import digests as kb
 from bot.replies import say
 from bot.services import digests, networks
 from bot.services.access import Actor, Level
 from bot.services.digests import DigestSender, Outcome, SendResult
 from storage.models import Network, utcnow
-from storage.repositories import memberships
-from storage.repositories.digests import Schedule
 
 router = Router(name=__name__)
 router.message.filter(MinLevel(Level.MEMBER))
 router.callback_query.filter(MinLevel(Level.MEMBER))
-
-PURPOSE = "digest"
-HOURS = tuple(range(6, 22))  # the hour buttons (local time)
-PICK_MAX = 90  # Telegram shows at most 100 buttons under a message
-
 
 def _sender(
     bot: Bot,
@@ -54,52 +46,6 @@ def _sender(
     settings: Settings,
 ) -> DigestSender:
     return DigestSender(bot, session_pool, delivery, i18n, settings.admin_ids)
-
-
-# ----------------------------------------------------------------------- keyboards
-
-
-def _pick(options: list[Network], admin: bool) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    if admin:
-        kb.button(text="🌐 " + _("All networks"), callback_data=PickNetCb(purpose=PURPOSE,
-                                                                         network_id=0))
-    for network in options[:PICK_MAX]:
-        kb.button(text=network.name,
-                  callback_data=PickNetCb(purpose=PURPOSE, network_id=network.id))
-    kb.adjust(1)
-    return kb.as_markup()
-
-
-def _coordinator_buttons(network_id: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text="⚙️ " + _("Day and hour"), callback_data=DigestSetCb(network_id=network_id))
-    kb.button(text="📤 " + _("Send now"), callback_data=DigestSendCb(network_id=network_id))
-    kb.adjust(2)
-    return kb.as_markup()
-
-
-def _schedule_buttons(network_id: int, schedule: Schedule, locale: str) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    days = get_day_names("abbreviated", locale=locale)
-    for day in range(7):
-        mark = "✓ " if day == schedule.weekday else ""
-        kb.button(text=f"{mark}{days[day]}",
-                  callback_data=DigestSetCb(network_id=network_id, key="day", value=day))
-    for hour in HOURS:
-        mark = "✓ " if hour == schedule.hour else ""
-        label = format_skeleton("Hm", _clock(hour), locale=locale)
-        kb.button(text=f"{mark}{label}",
-                  callback_data=DigestSetCb(network_id=network_id, key="hour", value=hour))
-    kb.button(text="📤 " + _("Send now"), callback_data=DigestSendCb(network_id=network_id))
-    kb.button(text="👁 " + _("Preview"),
-              callback_data=PickNetCb(purpose=PURPOSE, network_id=network_id))
-    kb.adjust(4, 3, 4, 4, 4, 4, 2)
-    return kb.as_markup()
-
-
-def _clock(hour: int) -> datetime:
-    return datetime(2000, 1, 1, hour)
 
 
 # ------------------------------------------------------------------------- preview
@@ -118,11 +64,11 @@ async def digest_command(message: Message, session: AsyncSession, actor: Actor,
         await _show(message, session, actor, i18n, options[0].id)
         return
     await message.answer(
-        _("Which network's digest?"), reply_markup=_pick(options, actor.is_admin)
+        _("Which network's digest?"), reply_markup=kb.pick(options, actor.is_admin)
     )
 
 
-@router.callback_query(PickNetCb.filter(F.purpose == PURPOSE))
+@router.callback_query(PickNetCb.filter(F.purpose == kb.PURPOSE))
 async def picked(query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession,
                  actor: Actor, i18n: I18n) -> None:
     await query.answer()
@@ -149,7 +95,7 @@ async def _show(message: Message, session: AsyncSession, actor: Actor, i18n: I18
         text += "\n\n⚙️ " + _("Sent {when} ({zone}).").format(
             when=digests.schedule_label(schedule, locale), zone=escape(network.timezone)
         ) + " " + digests.sent_label(row, network, locale)
-        markup = _coordinator_buttons(network_id)
+        markup = kb.coordinator_buttons(network_id)
     await message.answer(fit(text), reply_markup=markup)
 
 
@@ -177,7 +123,9 @@ async def _settings_view(event: Message | CallbackQuery, session: AsyncSession, 
             _("Choose the day, then the hour:"),
         ]
     )
-    await say(event, text, reply_markup=_schedule_buttons(network.id, schedule, locale))
+    await say(event, text, reply_markup=kb.schedule_buttons(
+        network.id, schedule.weekday, schedule.hour, locale
+    ))
 
 
 @router.callback_query(DigestSetCb.filter(), MinLevel(Level.COORDINATOR))
@@ -236,34 +184,17 @@ async def send_now(
     settings: Settings,
 ) -> None:
     now = utcnow()
-    network, schedule, row = await digests.schedule_of(
-        session, actor, callback_data.network_id, now
-    )
     locale = i18n.current_locale
     step = callback_data.step
-    sent_already = row is not None
     if step == "ask":
+        offer = await digests.offer_send_now(session, actor, callback_data.network_id, now)
         await query.answer()
-        if sent_already:
-            assert row is not None
-            refusal = SendResult(
-                Outcome.ALREADY_SENT if row.status != "claimed" else Outcome.IN_PROGRESS,
-                row.week, row,
-            )
-            markup = None
-            if actor.is_admin and refusal.outcome == Outcome.ALREADY_SENT:
-                kb = InlineKeyboardBuilder()
-                kb.button(text="⚠️ " + _("Send it again anyway"),
-                          callback_data=DigestSendCb(network_id=network.id, step="force"))
-                markup = kb.as_markup()
-            await say(query, _refusal(refusal, network, locale), reply_markup=markup)
+        network = offer.network
+        if offer.refusal is not None:
+            markup = kb.send_again(network.id) if offer.may_force else None
+            await say(query, _refusal(offer.refusal, network, locale), reply_markup=markup)
             return
-        people = await memberships.count_active(session, network.id)
-        kb = InlineKeyboardBuilder()
-        kb.button(text="📤 " + _("Yes, send it now"),
-                  callback_data=DigestSendCb(network_id=network.id, step="go"))
-        kb.button(text=_("Not now"), callback_data=DigestSetCb(network_id=network.id))
-        kb.adjust(1)
+        people = offer.people
         await say(
             query,
             _(
@@ -273,10 +204,11 @@ async def send_now(
                 "The scheduled one ({when}) will then not go out again this week.",
                 people,
             ).format(network=escape(network.name), n=people,
-                     when=digests.schedule_label(schedule, locale)),
-            reply_markup=kb.as_markup(),
+                     when=digests.schedule_label(offer.schedule, locale)),
+            reply_markup=kb.confirm_send(network.id),
         )
         return
+    network = await networks.coordinated_network(session, actor, callback_data.network_id)
     if step not in {"go", "force"}:
         await query.answer()
         return

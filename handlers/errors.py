@@ -13,9 +13,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import N_, pick_locale
+from bot.services import profile
 from bot.services.access import AccessDenied
-from storage.models import utcnow
-from storage.repositories import users
 
 router = Router(name=__name__)
 log = logging.getLogger("prevnet.errors")
@@ -29,8 +28,7 @@ async def _reply(event: ErrorEvent, message: str, data: dict[str, Any]) -> None:
     stored = None
     if tg_user is not None:
         try:
-            async with data["session_pool"]() as session:
-                stored = await users.language_of(session, tg_user.id)
+            stored = await profile.stored_language(data["session_pool"], tg_user.id)
         except Exception:  # the database may be what failed
             log.warning("could not read the language of user %s", tg_user.id)
     with i18n.context(), i18n.use_locale(pick_locale(stored, tg_user, i18n.default_locale)):
@@ -57,10 +55,8 @@ async def blocked(event: ErrorEvent, **data: Any) -> None:
     log.warning("update %s: the person has blocked the bot: %s", event.update.update_id,
                 event.exception)
     session_pool = data.get("session_pool")
-    if actor is not None and actor.user is not None and session_pool is not None:
-        async with session_pool() as session:
-            await users.mark_unreachable(session, [actor.user.id], utcnow())
-            await session.commit()
+    if actor is not None and session_pool is not None:
+        await profile.mark_blocked(session_pool, actor)
 
 
 @router.errors()

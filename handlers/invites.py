@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import keyboards
 from bot.callbacks import InviteCb, PickNetCb, RevokeCb
 from bot.filters import MinLevel
-from bot.labels import role_label
 from bot.replies import say
 from bot.services import networks, registration
 from bot.services.access import Actor, Level
+from bot.text.labels import role_label
 from storage.models import Invite, Role, utcnow
 
 router = Router(name=__name__)

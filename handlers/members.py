@@ -13,12 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import keyboards
 from bot.callbacks import PickNetCb
 from bot.filters import MinLevel
-from bot.labels import role_label, sector_label
 from bot.replies import say
-from bot.services import networks
+from bot.services import networks, registration
 from bot.services.access import Actor, Level
-from storage.models import MembershipStatus, Network, Role
-from storage.repositories import memberships
+from bot.text.labels import role_label, sector_label
+from storage.models import Network, Role
 
 router = Router(name=__name__)
 router.message.filter(MinLevel(Level.COORDINATOR))
@@ -42,18 +41,13 @@ async def members(message: Message, session: AsyncSession, actor: Actor) -> None
 async def picked(
     query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession, actor: Actor
 ) -> None:
-    actor.require_coordinator(callback_data.network_id)
-    network = next(
-        n for n in await networks.coordinated(session, actor) if n.id == callback_data.network_id
-    )
+    network = await networks.coordinated_network(session, actor, callback_data.network_id)
     await query.answer()
     await _show(query, session, network)
 
 
 async def _show(event: Message | CallbackQuery, session: AsyncSession, network: Network) -> None:
-    rows = await memberships.members(session, network.id)
-    active = [m for m in rows if m.status == MembershipStatus.ACTIVE]
-    pending = [m for m in rows if m.status == MembershipStatus.PENDING]
+    active, pending = await registration.members_of(session, network)
     lines = [
         _("<b>{network}</b>: {n} member", "<b>{network}</b>: {n} members", len(active)).format(
             network=escape(network.name), n=len(active)

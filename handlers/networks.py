@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.callbacks import NewNetCb
 from bot.filters import MinLevel
 from bot.keyboards import networks as kb
-from bot.labels import LANGUAGE_NAMES
 from bot.replies import say
 from bot.services import networks as service
 from bot.services.access import Actor, Level
-from bot.services.networks import NetworkError, Problem
+from bot.services.networks import NetworkError
+from bot.text.labels import LANGUAGE_NAMES
 
 router = Router(name=__name__)
 router.message.filter(MinLevel(Level.ADMIN))
@@ -46,28 +46,6 @@ def country_name(code: str, locale: str) -> str:
     return str(Locale.parse(locale).territories.get(code, code))
 
 
-def problem_text(exc: NetworkError) -> str:
-    if exc.problem == Problem.NAME:
-        return _("Please type a name of 1 to {n} characters.").format(n=service.NAME_MAX)
-    if exc.problem == Problem.COUNTRY:
-        return _("Please type the country as a two-letter code, such as LB or JO.")
-    if exc.problem == Problem.TIMEZONE:
-        return _(
-            "I do not know the time zone “{name}”. Please type a name such as Asia/Beirut, "
-            "or choose a button."
-        ).format(name=escape(str(exc.info.get("name", ""))))
-    if exc.problem == Problem.SLUG_TAKEN:
-        return _("Another network already has the short name {slug}. Please type another.").format(
-            slug=f"<code>{escape(str(exc.info.get('slug', '')))}</code>"
-        )
-    if exc.problem == Problem.SLUG:
-        return _(
-            "The short name must be 2 to 32 lowercase letters (a-z), digits or dashes, "
-            "for example saida-network."
-        )
-    return _("Please choose one of the languages.")
-
-
 # ------------------------------------------------------------------------ dialog
 
 
@@ -87,7 +65,7 @@ async def typed_name(
     try:
         name = service.check_name(message.text or "")
     except NetworkError as exc:
-        await message.answer(problem_text(exc))
+        await message.answer(service.problem_text(exc))
         return
     await state.update_data(name=name)
     await state.set_state(NewNetwork.country)
@@ -114,7 +92,7 @@ async def _country(event: Message | CallbackQuery, state: FSMContext, typed: str
     try:
         country = service.check_country(typed)
     except NetworkError as exc:
-        await say(event, problem_text(exc))
+        await say(event, service.problem_text(exc))
         return
     await state.update_data(country=country)
     await state.set_state(NewNetwork.timezone)
@@ -144,7 +122,7 @@ async def _zone(event: Message | CallbackQuery, state: FSMContext, typed: str) -
     try:
         zone = service.find_timezone(typed)
     except NetworkError as exc:
-        await say(event, problem_text(exc))
+        await say(event, service.problem_text(exc))
         return
     await state.update_data(tz=zone)
     await state.set_state(NewNetwork.language)
@@ -162,7 +140,7 @@ async def chose_language(query: CallbackQuery, callback_data: NewNetCb, state: F
     try:
         locale = service.check_locale(callback_data.value)
     except NetworkError as exc:
-        await say(query, problem_text(exc))
+        await say(query, service.problem_text(exc))
         return
     await state.update_data(locale=locale)
     await state.set_state(NewNetwork.approval)
@@ -230,7 +208,7 @@ async def typed_slug(
     try:
         slug = await service.check_free(session, message.text or "")
     except NetworkError as exc:
-        await message.answer(problem_text(exc))
+        await message.answer(service.problem_text(exc))
         return
     await state.update_data(slug=slug)
     await _preview(message, state, i18n)
@@ -256,7 +234,7 @@ async def create(
     except NetworkError as exc:
         await session.rollback()
         await state.set_state(NewNetwork.slug)
-        await say(query, problem_text(exc))
+        await say(query, service.problem_text(exc))
         return
     await state.clear()
     await say(

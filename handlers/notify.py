@@ -10,10 +10,10 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
-from bot.labels import role_label, sector_label
 from bot.replies import tell
+from bot.services import registration
 from bot.services.registration import Registration
-from storage.repositories import memberships
+from bot.text.labels import role_label, sector_label
 
 
 async def notify_coordinators_of_join(
@@ -21,9 +21,7 @@ async def notify_coordinators_of_join(
 ) -> int:
     """Tell each coordinator of the network, in their language. Returns how many were told."""
     told = 0
-    for coordinator in await memberships.coordinators(session, result.network.id):
-        if coordinator.id == result.user.id:
-            continue
+    for coordinator in await registration.coordinators_to_tell(session, result):
         with i18n.use_locale(coordinator.language or i18n.default_locale):
             values = {
                 "name": escape(result.user.display_name or ""),

@@ -24,7 +24,7 @@ from bot.keyboards.reports import menu_label, report_menu
 from bot.replies import say, tell
 from bot.services import registration
 from bot.services.access import Actor, Level
-from bot.services.registration import InviteError, InviteProblem
+from bot.services.registration import InviteError
 from handlers.notify import notify_coordinators_of_join
 from storage.models import utcnow
 
@@ -39,30 +39,6 @@ class Join(StatesGroup):
     consent = State()
 
 
-def problem_text(problem: InviteProblem, network_name: str | None) -> str:
-    name = escape(network_name or "")
-    return {
-        InviteProblem.NOT_FOUND: _(
-            "I do not know this code. Check it with your coordinator, "
-            "or open the invite link they sent you."
-        ),
-        InviteProblem.EXPIRED: _(
-            "This invite to {network} has expired. Ask your coordinator for a new one."
-        ),
-        InviteProblem.USED_UP: _(
-            "This invite to {network} has already been used as many times as allowed. "
-            "Ask your coordinator for a new one."
-        ),
-        InviteProblem.REVOKED: _(
-            "This invite to {network} was withdrawn. Ask your coordinator for a new one."
-        ),
-        InviteProblem.ALREADY_MEMBER: _("You are already a member of {network}."),
-        InviteProblem.PENDING: _(
-            "Your request to join {network} is waiting for the coordinator's approval."
-        ),
-    }[problem].format(network=name)
-
-
 async def begin(
     message: Message, code: str, session: AsyncSession, state: FSMContext, actor: Actor
 ) -> None:
@@ -70,7 +46,8 @@ async def begin(
         invite = await registration.check_invite(session, code, actor.tg_id, utcnow())
     except InviteError as exc:
         await state.clear()
-        await message.answer(problem_text(exc.problem, exc.network.name if exc.network else None))
+        name = exc.network.name if exc.network else None
+        await message.answer(registration.problem_text(exc.problem, name))
         return
     suggested = pick_locale(actor.user.language if actor.user else None, message.from_user, "")
     await state.set_state(Join.language)
@@ -249,7 +226,7 @@ async def consented(
         except InviteError as exc:
             await state.clear()
             name = exc.network.name if exc.network else None
-            await say(query, problem_text(exc.problem, name))
+            await say(query, registration.problem_text(exc.problem, name))
             return
         await state.clear()
         network = escape(result.network.name)

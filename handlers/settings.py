@@ -21,7 +21,6 @@ from bot.replies import say
 from bot.services import events, networks
 from bot.services.access import Actor, Level
 from bot.services.events import EventError
-from handlers.events.texts import problem_text
 from storage.models import Network, utcnow
 
 # ===================================================================== /settings
@@ -70,7 +69,7 @@ async def settings_command(
 async def settings_network(
     query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession, actor: Actor
 ) -> None:
-    network = await events.network_for(session, actor, callback_data.network_id)
+    network = await networks.coordinated_network(session, actor, callback_data.network_id)
     await query.answer()
     await _settings_view(query, session, actor, network)
 
@@ -79,13 +78,13 @@ async def settings_network(
 async def toggle_offset(
     query: CallbackQuery, callback_data: OffsetCb, session: AsyncSession, actor: Actor
 ) -> None:
-    network = await events.network_for(session, actor, callback_data.network_id)
+    network = await networks.coordinated_network(session, actor, callback_data.network_id)
     current = await events.reminder_settings(session, actor, network.id)
     wanted = set(current) ^ {callback_data.minutes}
     try:
         await events.set_reminder_offsets(session, actor, network.id, sorted(wanted), utcnow())
     except EventError as exc:
-        await query.answer(problem_text(exc), show_alert=True)
+        await query.answer(events.problem_text(exc), show_alert=True)
         return
     await query.answer()
     await _settings_view(query, session, actor, network)
@@ -99,7 +98,7 @@ async def ask_offsets(
     actor: Actor,
     state: FSMContext,
 ) -> None:
-    network = await events.network_for(session, actor, callback_data.network_id)
+    network = await networks.coordinated_network(session, actor, callback_data.network_id)
     await query.answer()
     await state.set_state(NetworkSettings.offsets)
     await state.set_data({"network_id": network.id})
@@ -117,12 +116,12 @@ async def typed_offsets(
     message: Message, state: FSMContext, session: AsyncSession, actor: Actor
 ) -> None:
     data = await state.get_data()
-    network = await events.network_for(session, actor, int(data["network_id"]))
+    network = await networks.coordinated_network(session, actor, int(data["network_id"]))
     try:
         offsets = events.parse_offsets(message.text or "")
         await events.set_reminder_offsets(session, actor, network.id, offsets, utcnow())
     except EventError as exc:
-        await message.answer(problem_text(exc))
+        await message.answer(events.problem_text(exc))
         return
     await state.clear()
     await _settings_view(message, session, actor, network)

@@ -485,7 +485,7 @@ async def test_forged_callback_for_another_networks_report(session, person):
     assert texts(await coordinator.press("rv:999999")) == refused  # unknown: same answer
     await session.refresh(theirs)
     assert theirs.status == "new"
-    assert await service.get_settings(session, irbid.id) == service.Settings(irbid.id)
+    assert await service.get_settings(session, irbid.id) == service.ReportSettingsView(irbid.id)
     # the member of Irbid cannot fix it through someone else either
     assert texts(await member.press(f"rm:{theirs.id}:confirm")) == refused
     assert await count_reports(session) == 1

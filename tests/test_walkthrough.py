@@ -37,7 +37,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> None:
         "handlers.events.create",
         "handlers.events.listing",
         "handlers.events.manage",
-        "handlers.events.texts",
+        "bot.services.events.texts",
         "handlers.settings",
     ):
         monkeypatch.setattr(f"{module}.utcnow", lambda: NOW)

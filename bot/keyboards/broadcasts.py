@@ -9,7 +9,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import BcAudCb, BcCancelCb, BcNetCb, BcSecCb, BcStepCb
-from bot.labels import SECTOR_LABELS
+from bot.text.labels import SECTOR_LABELS
 from storage.models import Network
 
 

@@ -19,7 +19,7 @@ from bot.callbacks import (
     RevokeCb,
     SectorCb,
 )
-from bot.labels import LANGUAGE_NAMES, SECTOR_LABELS
+from bot.text.labels import LANGUAGE_NAMES, SECTOR_LABELS
 from storage.models import Network, Role
 
 INVITE_USE_CHOICES = (1, 5, 20, 50)

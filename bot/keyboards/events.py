@@ -12,7 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_date
 
 from bot.callbacks import AttendCb, DigestSetCb, EventCb, NewEventCb, OffsetCb, RepSetCb, RsvpCb
-from bot.labels import ANSWER_ICONS, ANSWER_LABELS, EVENT_KIND_LABELS
+from bot.text.labels import ANSWER_ICONS, ANSWER_LABELS, EVENT_KIND_LABELS
 from storage.repositories.events import Person
 
 START_HOURS = ("0900", "1000", "1100", "1400", "1600", "1700", "1800")
@@ -100,6 +100,18 @@ def rsvp(event_id: int, chosen: str | None) -> InlineKeyboardMarkup:
     _rsvp_row(kb, event_id, chosen)
     kb.adjust(3)
     return kb.as_markup()
+
+
+def is_event_view(markup: InlineKeyboardMarkup | None) -> bool:
+    """Whether these buttons are an event's own view (RSVP and actions), not the RSVP row
+    of an announcement or a reminder: the view has buttons beyond the three answers."""
+    if markup is None:
+        return False
+    return any(
+        not (button.callback_data or "").startswith(RsvpCb.__prefix__ + RsvpCb.__separator__)
+        for row in markup.inline_keyboard
+        for button in row
+    )
 
 
 def event_actions(

@@ -9,7 +9,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import InviteCb, NewNetCb
-from bot.labels import LANGUAGE_NAMES
+from bot.text.labels import LANGUAGE_NAMES
 from storage.models import Role
 
 ZONES_MAX = 24  # zone buttons shown; the others are typed

@@ -11,7 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 if TYPE_CHECKING:
-    from bot.services.reports import ReportPage, Settings
+    from bot.services.reports import ReportPage, ReportSettingsView
 
 from bot.callbacks import (
     RepAgeCb,
@@ -27,8 +27,8 @@ from bot.callbacks import (
     RepTypeMenuCb,
     RepViewCb,
 )
-from bot.labels import ACTIVITY_LABELS, AGE_LABELS, activity_label
 from bot.text.formats import first_words, fmt_date, fmt_number
+from bot.text.labels import ACTIVITY_LABELS, AGE_LABELS, activity_label
 from storage.models.reports import (
     MAX_AGE_CHOICES,
     NUDGE_DAY_CHOICES,
@@ -242,7 +242,7 @@ def export_periods(network_id: int) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def report_settings(settings: Settings, locale: str) -> InlineKeyboardMarkup:
+def report_settings(settings: ReportSettingsView, locale: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     nid = settings.network_id
     if settings.nudge_enabled:

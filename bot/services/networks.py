@@ -8,11 +8,13 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
+from html import escape
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LOCALES
@@ -224,6 +226,38 @@ async def coordinated(session: AsyncSession, actor: Actor) -> Sequence[Network]:
     return await networks.list_by_ids(session, sorted(actor.coordinated_network_ids))
 
 
+async def coordinated_network(session: AsyncSession, actor: Actor, network_id: int) -> Network:
+    """A network the actor coordinates (any network for an admin); AccessDenied otherwise,
+    or when there is no such network (a forged or stale button)."""
+    actor.require_coordinator(network_id)
+    network = await networks.get(session, network_id)
+    if network is None:
+        raise AccessDenied(f"no network {network_id}")
+    return network
+
+
 def joined(actor: Actor) -> list[Network]:
     """Networks the actor belongs to (active memberships only)."""
     return sorted((m.network for m in actor.memberships), key=lambda n: n.name)
+
+
+def problem_text(exc: NetworkError) -> str:
+    if exc.problem == Problem.NAME:
+        return _("Please type a name of 1 to {n} characters.").format(n=NAME_MAX)
+    if exc.problem == Problem.COUNTRY:
+        return _("Please type the country as a two-letter code, such as LB or JO.")
+    if exc.problem == Problem.TIMEZONE:
+        return _(
+            "I do not know the time zone “{name}”. Please type a name such as Asia/Beirut, "
+            "or choose a button."
+        ).format(name=escape(str(exc.info.get("name", ""))))
+    if exc.problem == Problem.SLUG_TAKEN:
+        return _("Another network already has the short name {slug}. Please type another.").format(
+            slug=f"<code>{escape(str(exc.info.get('slug', '')))}</code>"
+        )
+    if exc.problem == Problem.SLUG:
+        return _(
+            "The short name must be 2 to 32 lowercase letters (a-z), digits or dashes, "
+            "for example saida-network."
+        )
+    return _("Please choose one of the languages.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import SUPPORTED_LOCALES
 from bot.services.access import Actor
@@ -28,3 +28,19 @@ async def set_reachable(session: AsyncSession, actor: Actor, *, reachable: bool)
     else:
         await users.mark_unreachable(session, [actor.user.id], utcnow())
     await session.commit()
+
+
+async def stored_language(session_pool: async_sessionmaker[AsyncSession], tg_id: int) -> str | None:
+    """The language a person chose, read in a session of its own (the update's may be
+    what failed)."""
+    async with session_pool() as session:
+        return await users.language_of(session, tg_id)
+
+
+async def mark_blocked(session_pool: async_sessionmaker[AsyncSession], actor: Actor) -> None:
+    """They blocked the bot while it answered: skip them in mass sends (own session)."""
+    if actor.user is None:
+        return
+    async with session_pool() as session:
+        await users.mark_unreachable(session, [actor.user.id], utcnow())
+        await session.commit()

@@ -7,8 +7,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import escape
 from typing import Any
 
+from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.access import AccessDenied, Actor
@@ -326,3 +328,46 @@ async def export_data(session: AsyncSession, user: User) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+async def members_of(
+    session: AsyncSession, network: Network
+) -> tuple[list[Membership], list[Membership]]:
+    """A network's active members and its pending join requests, for /members."""
+    rows = await memberships.members(session, network.id)
+    active = [m for m in rows if m.status == MembershipStatus.ACTIVE]
+    pending = [m for m in rows if m.status == MembershipStatus.PENDING]
+    return active, pending
+
+
+async def coordinators_to_tell(session: AsyncSession, result: Registration) -> list[User]:
+    """The coordinators told of a join: the network's, but not the person who joined."""
+    return [
+        coordinator
+        for coordinator in await memberships.coordinators(session, result.network.id)
+        if coordinator.id != result.user.id
+    ]
+
+
+def problem_text(problem: InviteProblem, network_name: str | None) -> str:
+    name = escape(network_name or "")
+    return {
+        InviteProblem.NOT_FOUND: _(
+            "I do not know this code. Check it with your coordinator, "
+            "or open the invite link they sent you."
+        ),
+        InviteProblem.EXPIRED: _(
+            "This invite to {network} has expired. Ask your coordinator for a new one."
+        ),
+        InviteProblem.USED_UP: _(
+            "This invite to {network} has already been used as many times as allowed. "
+            "Ask your coordinator for a new one."
+        ),
+        InviteProblem.REVOKED: _(
+            "This invite to {network} was withdrawn. Ask your coordinator for a new one."
+        ),
+        InviteProblem.ALREADY_MEMBER: _("You are already a member of {network}."),
+        InviteProblem.PENDING: _(
+            "Your request to join {network} is waiting for the coordinator's approval."
+        ),
+    }[problem].format(network=name)

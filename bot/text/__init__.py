@@ -1,3 +1,4 @@
 """Shared text and time helpers: numbers, dates, lengths as Telegram counts them, snippets,
-and a network's time zone. Feature texts live beside their feature
-(bot/services/<feature>/texts.py); labels of stored values in bot/labels.py."""
+typed digits in any script (formats.py), labels of stored values (labels.py), and a
+network's time zone (times.py). Feature texts live beside their feature
+(bot/services/<feature>/texts.py)."""

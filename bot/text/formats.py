@@ -1,4 +1,5 @@
-"""Numbers, dates, snippets and lengths, formatted the same way everywhere."""
+"""Numbers, dates, snippets and lengths, formatted the same way everywhere; typed digits
+in any script read as 0-9."""
 
 from __future__ import annotations
 
@@ -31,3 +32,12 @@ def first_words(text: str | None, limit: int = 40) -> str:
     cut = words[: limit + 1]
     head = cut.rsplit(" ", 1)[0] if " " in cut.strip() else words[:limit]
     return head.rstrip(" ,.;:-–—،") + "…"
+
+
+# Arabic-Indic and Persian digits are decimal digits; their decimal separator and comma.
+_NUMBER_MARKS = str.maketrans({"\u066b": ".", "\u066c": "", "\u060c": ","})
+
+
+def to_ascii_digits(text: str) -> str:
+    """Arabic-Indic and other decimal digits as 0-9 (٢٠ -> 20, ١٫٥ -> 1.5, "،" -> ",")."""
+    return "".join(str(int(ch)) if ch.isdecimal() else ch for ch in text.translate(_NUMBER_MARKS))

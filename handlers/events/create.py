@@ -12,7 +12,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date, format_time
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,22 +22,19 @@ from bot.callbacks import NewEventCb, PickNetCb
 from bot.delivery import DeliveryEngine
 from bot.filters import MinLevel
 from bot.keyboards import events as kb
-from bot.labels import event_kind_label
 from bot.replies import say
 from bot.services import events, networks
 from bot.services.access import Actor, Level
 from bot.services.events import Card, EventError, Problem
+from bot.text.labels import event_kind_label
 from handlers.events.listing import _manage_markup
 from handlers.events.states import NewEvent, router
-from handlers.events.texts import (
-    _locale,
-    example_datetime,
-    lengths_offered,
-    problem_text,
-    zone_label,
-)
 from storage.models import Network, utcnow
 from storage.models.events import EventKind
+
+
+def _lengths_offered() -> list[tuple[int, str]]:
+    return [(m, events.duration_label(m)) for m in kb.LENGTHS]
 
 
 @router.message(Command("newevent"), MinLevel(Level.COORDINATOR))
@@ -65,7 +62,7 @@ async def new_event_network(
     actor: Actor,
     state: FSMContext,
 ) -> None:
-    network = await events.network_for(session, actor, callback_data.network_id)
+    network = await networks.coordinated_network(session, actor, callback_data.network_id)
     await query.answer()
     await _begin(query, state, network)
 
@@ -102,7 +99,7 @@ async def typed_title(message: Message, state: FSMContext, i18n: I18n) -> None:
     try:
         title = events.clean_text(message.text or "", events.TITLE_MAX)
     except EventError as exc:
-        await message.answer(problem_text(exc))
+        await message.answer(events.problem_text(exc))
         return
     await state.update_data(title=title)
     await _ask_start(message, state, i18n)
@@ -116,7 +113,9 @@ async def _ask_start(message: Message, state: FSMContext, i18n: I18n) -> None:
         _(
             "When does it start? Choose the day, or type the date and time as "
             "YYYY-MM-DD HH:MM, for example {example} ({zone})."
-        ).format(example=example_datetime(tz), zone=zone_label(tz, i18n.current_locale)),
+        ).format(
+            example=events.example_datetime(tz), zone=events.zone_label(tz, i18n.current_locale)
+        ),
         reply_markup=kb.days(ZoneInfo(tz), utcnow(), i18n.current_locale),
     )
 
@@ -147,7 +146,7 @@ async def typed_start(message: Message, state: FSMContext) -> None:
     try:
         starts_at = events.parse_start(message.text or "", ZoneInfo(data["tz"]), utcnow())
     except EventError as exc:
-        await message.answer(problem_text(exc, data["tz"]))
+        await message.answer(events.problem_text(exc, data["tz"]))
         return
     await _ask_end(message, state, starts_at)
 
@@ -171,7 +170,7 @@ async def _start_at(event: Message | CallbackQuery, state: FSMContext, text: str
         starts_at = events.start_on_day(data.get("day", ""), at, ZoneInfo(data["tz"]), utcnow())
     except EventError as exc:
         step = "time" if exc.problem == Problem.FORMAT else ""
-        await _reply(event, problem_text(exc, data["tz"], step=step))
+        await _reply(event, events.problem_text(exc, data["tz"], step=step))
         return
     await _ask_end(event, state, starts_at)
 
@@ -194,7 +193,7 @@ async def _ask_end(event: Message | CallbackQuery, state: FSMContext, starts_at:
             "How long will it last? Choose, or type a length (90 is 90 minutes, 2 is "
             "2 hours, 1h30) or the end time as HH:MM."
         ),
-        reply_markup=kb.lengths(lengths_offered()),
+        reply_markup=kb.lengths(_lengths_offered()),
     )
 
 
@@ -217,7 +216,7 @@ async def _end_at(event: Message | CallbackQuery, state: FSMContext, text: str) 
     try:
         ends_at = events.parse_end(text, starts_at, ZoneInfo(data["tz"]))
     except EventError as exc:
-        await _reply(event, problem_text(exc, data["tz"], step="end"))
+        await _reply(event, events.problem_text(exc, data["tz"], step="end"))
         return
     await state.update_data(ends_at=ends_at.isoformat())
     await state.set_state(NewEvent.place)
@@ -233,7 +232,8 @@ async def _end_at(event: Message | CallbackQuery, state: FSMContext, text: str) 
 def _length_line(starts_at: datetime, ends_at: datetime, tz_name: str) -> str:
     """ "⏱ 1 hour 30 minutes, until 18:30": what a typed length was taken to mean."""
     minutes = int((ends_at - starts_at).total_seconds() // 60)
-    until = format_time(ends_at.astimezone(ZoneInfo(tz_name)), "short", locale=_locale())
+    locale = get_i18n().current_locale
+    until = format_time(ends_at.astimezone(ZoneInfo(tz_name)), "short", locale=locale)
     return "⏱ " + _("{length}, until {time}").format(
         length=events.duration_label(minutes), time=until
     )
@@ -244,7 +244,7 @@ async def typed_place(message: Message, state: FSMContext) -> None:
     try:
         place = events.clean_text(message.text or "", events.PLACE_MAX)
     except EventError as exc:
-        await message.answer(problem_text(exc))
+        await message.answer(events.problem_text(exc))
         return
     await state.update_data(place=place)
     await state.set_state(NewEvent.description)
@@ -263,7 +263,7 @@ async def typed_description(
     try:
         text = events.clean_text(message.text or "", events.DESCRIPTION_MAX, multiline=True)
     except EventError as exc:
-        await message.answer(problem_text(exc))
+        await message.answer(events.problem_text(exc))
         return
     await state.update_data(description=text)
     await _preview(message, state, session, actor, i18n)
@@ -357,13 +357,13 @@ async def confirmed(
         )
     except EventError as exc:
         if exc.problem in (Problem.PAST, Problem.TOO_FAR):
-            await say(query, problem_text(exc, data["tz"]))
+            await say(query, events.problem_text(exc, data["tz"]))
             await state.set_state(NewEvent.start)
             if isinstance(query.message, Message):
                 await _ask_start(query.message, state, i18n)
             return
         await state.clear()
-        await say(query, problem_text(exc, data["tz"]))
+        await say(query, events.problem_text(exc, data["tz"]))
         return
     await state.clear()
     event = published.event

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from html import escape
-from typing import Any
 
 from aiogram import F
 from aiogram.exceptions import TelegramBadRequest
@@ -18,15 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.callbacks import EventCb, RsvpCb
 from bot.filters import MinLevel
 from bot.keyboards import events as kb
-from bot.labels import ANSWER_LABELS, event_kind_label
 from bot.replies import say
 from bot.services import events
 from bot.services.access import Actor, Level
 from bot.services.events import Card, EventError
+from bot.text.labels import ANSWER_LABELS, event_kind_label
 from handlers.events.states import EditEvent, router
-from handlers.events.texts import problem_text
 from storage.models import utcnow
-from storage.models.events import Answer, Event, EventStatus
+from storage.models.events import Event, EventStatus
 
 
 @router.callback_query(RsvpCb.filter())
@@ -41,26 +39,21 @@ async def rsvp(
             session, actor, callback_data.event_id, callback_data.answer, utcnow()
         )
     except EventError as exc:
-        await query.answer(problem_text(exc), show_alert=True)
+        await query.answer(events.problem_text(exc), show_alert=True)
         return
     answer = callback_data.answer
     await query.answer(_("Your answer: {answer}.").format(answer=ANSWER_LABELS[answer]))
     if isinstance(query.message, Message):
-        markup = query.message.reply_markup
-        # The announcement or reminder itself (3 RSVP buttons), or the event's own view.
+        # The announcement or reminder itself, or the event's own view.
         new = (
             _manage_markup(event, answer, actor, utcnow())
-            if markup is not None and len(_flat(markup)) > len(Answer)
+            if kb.is_event_view(query.message.reply_markup)
             else kb.rsvp(event.id, answer)
         )
         try:
             await query.message.edit_reply_markup(reply_markup=new)
         except TelegramBadRequest:
             pass  # "message is not modified": the same answer again
-
-
-def _flat(markup: InlineKeyboardMarkup) -> list[Any]:
-    return [b for row in markup.inline_keyboard for b in row]
 
 
 # ------------------------------------------------------------------- /events

@@ -15,13 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.callbacks import AttendCb, EventCb
 from bot.delivery import DeliveryEngine
 from bot.keyboards import events as kb
-from bot.labels import ANSWER_ICONS, answer_label, join_list
 from bot.replies import say
 from bot.services import events
 from bot.services.access import Actor
 from bot.services.events import EventError, Problem
+from bot.text.labels import ANSWER_ICONS, answer_label, join_list
 from handlers.events.states import EditEvent, router
-from handlers.events.texts import example_datetime, problem_text, zone_label
 from storage.models import utcnow
 from storage.models.events import Answer, EventStatus
 from storage.repositories.events import Person
@@ -88,7 +87,7 @@ async def attendance(
     try:
         await _attendance_view(query, session, actor, callback_data.event_id)
     except EventError as exc:
-        await query.answer(problem_text(exc), show_alert=True)
+        await query.answer(events.problem_text(exc), show_alert=True)
         return
     await query.answer()
 
@@ -103,7 +102,7 @@ async def mark_attendance(
         )
         await _attendance_view(query, session, actor, callback_data.event_id)
     except EventError as exc:
-        await query.answer(problem_text(exc), show_alert=True)
+        await query.answer(events.problem_text(exc), show_alert=True)
         return
     await query.answer(_("Marked as present.") if came else _("Mark removed."))
 
@@ -147,8 +146,8 @@ async def edit_field(
             "Send the new start as YYYY-MM-DD HH:MM ({zone}), for example {example}. "
             "It will still last {length}."
         ).format(
-            zone=zone_label(tz, i18n.current_locale),
-            example=example_datetime(tz),
+            zone=events.zone_label(tz, i18n.current_locale),
+            example=events.example_datetime(tz),
             length=events.duration_label(length),
         )
     else:
@@ -222,7 +221,7 @@ async def typed_new_place(
 async def _edit_refused(message: Message, state: FSMContext, exc: EventError, tz: str) -> None:
     if exc.problem in (Problem.CANCELLED, Problem.STARTED, Problem.CHANGED):
         await state.clear()  # asking again would not help
-    await message.answer(problem_text(exc, tz))
+    await message.answer(events.problem_text(exc, tz))
 
 
 def _changed_text(changed: events.Changed) -> str:
@@ -272,7 +271,7 @@ async def cancel_confirmed(
             now=utcnow(),
         )
     except EventError as exc:
-        await query.answer(problem_text(exc), show_alert=True)
+        await query.answer(events.problem_text(exc), show_alert=True)
         return
     await query.answer()
     await say(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from html import escape
 
@@ -19,12 +18,11 @@ from bot.callbacks import (
     RepExportCb,
 )
 from bot.keyboards import reports as kb
-from bot.labels import to_ascii_digits
 from bot.replies import say
 from bot.services import networks
 from bot.services import reports as service
-from bot.services.access import AccessDenied, Actor
-from bot.services.reports import Problem, ReportError
+from bot.services.access import Actor
+from bot.services.reports import ReportError
 from handlers.reports.review import _pick_or_run
 from handlers.reports.states import TEXT, ExportRange, coordinators
 from storage.models import Network, utcnow
@@ -47,21 +45,11 @@ async def _ask_period(event: Message | CallbackQuery, network: Network) -> None:
     )
 
 
-async def _coordinated(session: AsyncSession, actor: Actor, network_id: int) -> Network:
-    actor.require_coordinator(network_id)
-    network = next(
-        (n for n in await networks.coordinated(session, actor) if n.id == network_id), None
-    )
-    if network is None:
-        raise AccessDenied(f"no network {network_id}")
-    return network
-
-
 @coordinators.callback_query(PickNetCb.filter(F.purpose == "export"))
 async def export_picked(
     query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession, actor: Actor
 ) -> None:
-    network = await _coordinated(session, actor, callback_data.network_id)
+    network = await networks.coordinated_network(session, actor, callback_data.network_id)
     await query.answer()
     await _ask_period(query, network)
 
@@ -75,7 +63,7 @@ async def export_period(
     i18n: I18n,
     state: FSMContext,
 ) -> None:
-    network = await _coordinated(session, actor, callback_data.network_id)
+    network = await networks.coordinated_network(session, actor, callback_data.network_id)
     await query.answer()
     period = callback_data.period
     if period == "custom":
@@ -102,20 +90,17 @@ def _example_range(network: Network) -> str:
     return f"{today.replace(day=1).isoformat()} {today.isoformat()}"
 
 
-_DAY_RE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
-
-
 @coordinators.message(ExportRange.dates, TEXT)
 async def export_typed_range(
     message: Message, state: FSMContext, session: AsyncSession, actor: Actor, i18n: I18n
 ) -> None:
     data = await state.get_data()
-    network = await _coordinated(session, actor, int(data["network_id"]))
-    found = _DAY_RE.findall(to_ascii_digits(message.text or ""))
+    network = await networks.coordinated_network(session, actor, int(data["network_id"]))
     try:
-        if len(found) != 2:
-            raise ValueError(message.text)
-        since, until = (date.fromisoformat(_pad(d)) for d in found)
+        since, until = service.parse_range(message.text or "")
+    except ReportError as exc:
+        await message.answer(service.problem_text(exc, i18n.current_locale))
+        return
     except ValueError:
         await message.answer(
             _("Please type two dates as YYYY-MM-DD, for example:\n<code>{example}</code>").format(
@@ -123,18 +108,8 @@ async def export_typed_range(
             )
         )
         return
-    if since > until:
-        await message.answer(
-            service.problem_text(ReportError(Problem.BAD_RANGE), i18n.current_locale)
-        )
-        return
     await state.clear()
     await _send_export(message, session, actor, i18n, network, since, until)
-
-
-def _pad(day: str) -> str:
-    y, m, d = day.split("-")
-    return f"{y}-{int(m):02d}-{int(d):02d}"
 
 
 @coordinators.message(ExportRange.dates)

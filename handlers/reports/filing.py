@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from html import escape
 
 from aiogram import F
@@ -204,7 +203,7 @@ async def chose_date(
     await query.answer()
     data = await state.get_data()
     network = _network(actor, int(data["network_id"]))
-    day = service.local_today(network, utcnow()) - timedelta(days=callback_data.days_ago)
+    day = service.days_ago(network, utcnow(), callback_data.days_ago)
     await state.update_data(date=day.isoformat())
     await _next(query, state, actor, i18n)
 

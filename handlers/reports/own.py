@@ -16,11 +16,11 @@ from bot.callbacks import (
     RepMineCb,
 )
 from bot.keyboards import reports as kb
-from bot.labels import activity_label
 from bot.replies import say
 from bot.services import reports as service
 from bot.services.access import Actor
 from bot.services.reports import ReportError
+from bot.text.labels import activity_label
 from handlers.reports.filing import _preview
 from handlers.reports.states import members
 from storage.models import utcnow

@@ -21,12 +21,12 @@ from bot.callbacks import (
     RepViewCb,
 )
 from bot.keyboards import reports as kb
-from bot.labels import activity_label, report_status_label
 from bot.replies import say, tell
 from bot.services import networks
 from bot.services import reports as service
 from bot.services.access import Actor
 from bot.services.reports import ReportError
+from bot.text.labels import activity_label, report_status_label
 from handlers.reports.states import TEXT, ReviewNote, coordinators
 from storage.models import Network, utcnow
 from storage.models.reports import (

@@ -14,9 +14,9 @@ from bot.callbacks import (
 )
 from bot.keyboards import reports as kb
 from bot.replies import say
+from bot.services import networks
 from bot.services import reports as service
 from bot.services.access import Actor
-from handlers.reports.export import _coordinated
 from handlers.reports.states import coordinators
 from storage.models import utcnow
 
@@ -25,7 +25,7 @@ from storage.models import utcnow
 async def report_settings(
     query: CallbackQuery, callback_data: RepSetCb, session: AsyncSession, actor: Actor, i18n: I18n
 ) -> None:
-    network = await _coordinated(session, actor, callback_data.network_id)
+    network = await networks.coordinated_network(session, actor, callback_data.network_id)
     if callback_data.key == "show":
         settings = await service.get_settings(session, network.id)
         await query.answer()

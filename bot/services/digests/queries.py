@@ -15,12 +15,13 @@ from bot.digest_render import (
 from bot.services.access import AccessDenied, Actor
 from bot.services.digests.admin import admin_rows
 from bot.services.digests.building import build
-from bot.services.digests.sender import ADMIN_ZONE, DigestSender, SendResult
+from bot.services.digests.sender import ADMIN_ZONE, DigestSender, Outcome, SendResult
 from bot.services.digests.sending import send_network_digest
 from bot.services.digests.weeks import admin_week, current_week, window_for
+from bot.services.networks import coordinated_network
 from storage.models import Network
 from storage.models.digests import Digest
-from storage.repositories import audit
+from storage.repositories import audit, memberships
 from storage.repositories import digests as repo
 from storage.repositories.digests import (
     Schedule,
@@ -68,19 +69,11 @@ async def preview(
     return Preview(text, chart=chart)
 
 
-async def network_for(session: AsyncSession, actor: Actor, network_id: int) -> Network:
-    actor.require_coordinator(network_id)
-    found = await repo.networks_with_schedules(session, [network_id])
-    if not found:
-        raise AccessDenied(f"no network {network_id}")
-    return found[0][0]
-
-
 async def schedule_of(
     session: AsyncSession, actor: Actor, network_id: int, now: datetime
 ) -> tuple[Network, Schedule, Digest | None]:
     """A coordinator's view of the schedule, with this week's digest row if any."""
-    network = await network_for(session, actor, network_id)
+    network = await coordinated_network(session, actor, network_id)
     schedule = await repo.get_schedule(session, network_id)
     row = await repo.get(session, network_scope(network_id), current_week(network, now))
     return network, schedule, row
@@ -95,7 +88,7 @@ async def change_schedule(
     weekday: int | None = None,
     hour: int | None = None,
 ) -> tuple[Network, Schedule]:
-    network = await network_for(session, actor, network_id)
+    network = await coordinated_network(session, actor, network_id)
     current = await repo.get_schedule(session, network_id)
     new_day = current.weekday if weekday is None else weekday
     new_hour = current.hour if hour is None else hour
@@ -112,6 +105,41 @@ async def change_schedule(
     )
     await session.commit()
     return network, schedule
+
+
+@dataclass(frozen=True, slots=True)
+class SendOffer:
+    """What "send now" asks first: a refusal when this week's digest went out (or is going
+    out), else how many people it reaches."""
+
+    network: Network
+    schedule: Schedule
+    refusal: SendResult | None = None
+    people: int = 0
+    may_force: bool = False  # an admin may send it again anyway
+
+
+def refusal_of(row: Digest | None) -> SendResult | None:
+    """This week's row, if any, as the outcome a second send would have."""
+    if row is None:
+        return None
+    outcome = Outcome.IN_PROGRESS if row.status == repo.CLAIMED else Outcome.ALREADY_SENT
+    return SendResult(outcome, row.week, row)
+
+
+async def offer_send_now(
+    session: AsyncSession, actor: Actor, network_id: int, now: datetime
+) -> SendOffer:
+    """The question before a coordinator's "send now"."""
+    network, schedule, row = await schedule_of(session, actor, network_id, now)
+    refusal = refusal_of(row)
+    if refusal is not None:
+        return SendOffer(
+            network, schedule, refusal,
+            may_force=actor.is_admin and refusal.outcome == Outcome.ALREADY_SENT,
+        )
+    people = await memberships.count_active(session, network.id)
+    return SendOffer(network, schedule, people=people)
 
 
 async def send_now(

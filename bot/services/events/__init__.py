@@ -15,7 +15,6 @@ from bot.services.events.publish import (
     audience_size,
     check_draft,
     create_event,
-    network_for,
 )
 from bot.services.events.queries import (
     Listing,
@@ -82,18 +81,22 @@ from bot.services.events.settings import (
     set_reminder_offsets,
 )
 from bot.services.events.texts import (
+    EXAMPLE_HOUR,
     Card,
     announcement_text,
     answer_line,
     cancel_text,
     card_text,
     duration_label,
+    example_datetime,
     in_locales,
     offsets_label,
+    problem_text,
     reminder_text,
     rsvp_buttons,
     update_text,
     when_text,
+    zone_label,
 )
 from bot.text.formats import utf16_len
 from bot.text.times import network_zone as zone
@@ -107,6 +110,7 @@ __all__ = [
     "DATETIME_RE",
     "DESCRIPTION_MAX",
     "DURATION_RE",
+    "EXAMPLE_HOUR",
     "JOB_ID",
     "LEASE",
     "LENGTH_WORDS",
@@ -145,11 +149,11 @@ __all__ = [
     "duration_label",
     "event_for_coordinator",
     "event_for_member",
+    "example_datetime",
     "in_locales",
     "list_events",
     "local_to_utc",
     "my_answer",
-    "network_for",
     "next_reminder_at",
     "offsets_label",
     "parse_duration",
@@ -160,6 +164,7 @@ __all__ = [
     "parse_start",
     "parse_time_of_day",
     "plan_reminders",
+    "problem_text",
     "release_own_claims",
     "reminder_due",
     "reminder_settings",
@@ -179,4 +184,5 @@ __all__ = [
     "visible_network_ids",
     "when_text",
     "zone",
+    "zone_label",
 ]

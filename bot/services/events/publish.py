@@ -12,7 +12,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.access import AccessDenied, Actor
+from bot.services.access import Actor
 from bot.services.events.calendar import _actor_user_id, _file_id, _recipients, upload_ics
 from bot.services.events.reminders import plan_reminders
 from bot.services.events.rules import (
@@ -26,9 +26,9 @@ from bot.services.events.rules import (
     clean_text,
 )
 from bot.services.events.texts import Card, _payload, announcement_text, in_locales, rsvp_buttons
-from storage.models import Network
+from bot.services.networks import coordinated_network
 from storage.models.events import Event, EventKind, EventStatus
-from storage.repositories import audit, memberships, networks
+from storage.repositories import audit, memberships
 from storage.repositories import events as repo
 
 if TYPE_CHECKING:
@@ -75,17 +75,9 @@ def check_draft(draft: Draft, now: datetime) -> Draft:
     )
 
 
-async def network_for(session: AsyncSession, actor: Actor, network_id: int) -> Network:
-    actor.require_coordinator(network_id)
-    network = await networks.get(session, network_id)
-    if network is None:
-        raise AccessDenied(f"no network {network_id}")
-    return network
-
-
 async def audience_size(session: AsyncSession, actor: Actor, network_id: int) -> int:
     """How many people an announcement in this network reaches (all but the author)."""
-    await network_for(session, actor, network_id)
+    await coordinated_network(session, actor, network_id)
     count = await memberships.count_active(session, network_id)
     return count - (1 if network_id in actor.member_network_ids else 0)
 
@@ -106,7 +98,7 @@ async def create_event(
     The calendar file goes first to the coordinator (``chat_id``), which uploads it; the
     event, its reminders, the audit entry and the announcement job then commit together.
     """
-    network = await network_for(session, actor, draft.network_id)
+    network = await coordinated_network(session, actor, draft.network_id)
     draft = check_draft(draft, now)
     card = Card(
         kind=draft.kind,

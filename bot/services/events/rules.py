@@ -8,9 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.labels import (
-    to_ascii_digits,
-)
+from bot.text.formats import to_ascii_digits
 
 TITLE_MAX = 100
 PLACE_MAX = 150

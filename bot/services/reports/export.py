@@ -10,15 +10,15 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.export import Sheet, to_csv, to_xlsx
-from bot.labels import (
+from bot.services.access import Actor
+from bot.services.reports.rules import Problem, ReportError, local_today, tz_of
+from bot.services.reports.settings import week_start
+from bot.text.labels import (
     activity_label,
     age_label,
     report_status_label,
     sector_label,
 )
-from bot.services.access import Actor
-from bot.services.reports.rules import Problem, ReportError, local_today, tz_of
-from bot.services.reports.settings import week_start
 from storage.models import Network
 from storage.repositories import audit, networks
 from storage.repositories import reports as repo

@@ -7,9 +7,7 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.labels import (
-    to_ascii_digits,
-)
+from bot.text.formats import to_ascii_digits
 from bot.text.times import network_zone as tz_of
 from storage.models import Network
 from storage.models.reports import (
@@ -44,6 +42,7 @@ NOTICE_KIND = "report_notice"
 NUDGE_KIND = "report_nudge"
 
 _DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_DAY_RE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 _GROUPED_RE = re.compile(r"^\d{1,3}(?:[ ,.'\u066c\u00a0\u202f]\d{3})+$")
 
 
@@ -84,6 +83,11 @@ def local_today(network: Network, now: datetime) -> date:
     return now.astimezone(tz_of(network)).date()
 
 
+def days_ago(network: Network, now: datetime, days: int) -> date:
+    """The network's local date `days` days ago (the "today" and "yesterday" buttons)."""
+    return local_today(network, now) - timedelta(days=days)
+
+
 def check_date(day: date, today: date, max_age_days: int) -> date:
     if day > today:
         raise ReportError(Problem.FUTURE_DATE)
@@ -101,6 +105,24 @@ def parse_date(text: str, today: date, max_age_days: int) -> date:
     except ValueError as exc:
         raise ReportError(Problem.BAD_DATE, example=today.isoformat()) from exc
     return check_date(day, today, max_age_days)
+
+
+def parse_range(text: str) -> tuple[date, date]:
+    """Two dates typed as YYYY-MM-DD (any digits, anything between them), for an export.
+    ValueError when there are not two dates; ReportError(BAD_RANGE) when the first is
+    after the second."""
+    found = _DAY_RE.findall(to_ascii_digits(text))
+    if len(found) != 2:
+        raise ValueError(text)
+    since, until = (date.fromisoformat(_pad(day)) for day in found)
+    if since > until:
+        raise ReportError(Problem.BAD_RANGE)
+    return since, until
+
+
+def _pad(day: str) -> str:
+    y, m, d = day.split("-")
+    return f"{y}-{int(m):02d}-{int(d):02d}"
 
 
 def parse_participants(text: str) -> int:

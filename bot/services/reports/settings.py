@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Settings:
+class ReportSettingsView:
     """A network's report settings, with the defaults filled in."""
 
     network_id: int
@@ -41,14 +41,14 @@ class Settings:
     weekend: str | None = None
 
     @classmethod
-    def of(cls, network_id: int, row: ReportSettings | None) -> Settings:
+    def of(cls, network_id: int, row: ReportSettings | None) -> ReportSettingsView:
         if row is None:
             return cls(network_id)
         return cls(network_id, row.nudge_enabled, row.nudge_days, row.max_age_days, row.weekend)
 
 
-async def get_settings(session: AsyncSession, network_id: int) -> Settings:
-    return Settings.of(network_id, await repo.get_settings(session, network_id))
+async def get_settings(session: AsyncSession, network_id: int) -> ReportSettingsView:
+    return ReportSettingsView.of(network_id, await repo.get_settings(session, network_id))
 
 
 def weekend_days(network: Network, weekend: str | None) -> tuple[int, ...]:
@@ -81,7 +81,7 @@ def in_nudge_window(network: Network, weekend: str | None, now: datetime) -> boo
 
 async def change_settings(
     session: AsyncSession, actor: Actor, network_id: int, key: str, value: int, now: datetime
-) -> Settings:
+) -> ReportSettingsView:
     actor.require_coordinator(network_id)
     if key == "nudge" and value in (0, 1):
         changes: dict[str, Any] = {"nudge_enabled": bool(value)}
@@ -100,4 +100,4 @@ async def change_settings(
         **changes,
     )
     await session.commit()
-    return Settings.of(network_id, row)
+    return ReportSettingsView.of(network_id, row)

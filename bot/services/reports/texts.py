@@ -9,14 +9,14 @@ from html import escape
 from aiogram.utils.i18n import gettext as _
 from babel.dates import get_day_names
 
-from bot.labels import (
+from bot.services.reports.rules import Draft, Problem, ReportError
+from bot.text.formats import fmt_date, fmt_number
+from bot.text.labels import (
     activity_label,
     age_label,
     join_list,
     sector_label,
 )
-from bot.services.reports.rules import Draft, Problem, ReportError
-from bot.text.formats import fmt_date, fmt_number
 from storage.models import Network
 from storage.models.reports import (
     AttachmentKind,

@@ -1,5 +1,5 @@
 """Translated names of stored values (sectors, roles, languages), lists said the way each
-language says them, and typed numbers in any script."""
+language says them (typed digits: bot/text/formats.py)."""
 
 from __future__ import annotations
 
@@ -178,12 +178,3 @@ def join_list(items: Iterable[str], locale: str | None = None) -> str:
     if not values:
         return ""
     return format_list(values, style="standard", locale=locale or current_locale())
-
-
-# Arabic-Indic and Persian digits are decimal digits; their decimal separator and comma.
-_NUMBER_MARKS = str.maketrans({"\u066b": ".", "\u066c": "", "\u060c": ","})
-
-
-def to_ascii_digits(text: str) -> str:
-    """Arabic-Indic and other decimal digits as 0-9 (٢٠ -> 20, ١٫٥ -> 1.5, "،" -> ",")."""
-    return "".join(str(int(ch)) if ch.isdecimal() else ch for ch in text.translate(_NUMBER_MARKS))
