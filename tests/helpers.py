@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import registration
 from bot.services.networks import create_network
 from storage.models import Network, utcnow
-from tests.conftest import Person, buttons
+from tests.people import Person, buttons
 
 
 async def make_network(session: AsyncSession, slug: str = "saida", **kw: Any) -> Network:

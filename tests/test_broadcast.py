@@ -7,8 +7,8 @@ from aiogram.types import MessageEntity, PhotoSize
 from sqlalchemy import func, select
 
 from storage.models import AuditEntry, Broadcast, Delivery, SendJob, User, utcnow
-from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network, member_of
+from tests.people import ADMIN_ID, buttons, texts
 
 
 def sent_to(requests, method: str = "SendMessage") -> dict[int, list]:  # type: ignore[no-untyped-def]

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from bot.callbacks import DigestSendCb, DigestSetCb, PickNetCb
 from storage.models.digests import Digest, DigestSettings
-from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network
+from tests.people import ADMIN_ID, buttons, texts
 from tests.test_digest import NOW, add_person, saida
 
 

@@ -25,8 +25,8 @@ from bot.delivery import DeliveryEngine
 from bot.services import events
 from storage.models.events import Event, EventReminder, EventRsvp, EventSettings
 from storage.repositories import events as repo
-from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network
+from tests.people import ADMIN_ID, buttons, texts
 from tests.test_events_reminders import (
     COORDINATOR,
     DECLINED,

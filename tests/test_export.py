@@ -24,8 +24,8 @@ from storage.migrate import upgrade
 from storage.models import AuditEntry, Network, User, utcnow
 from storage.models.reports import Report
 from storage.repositories import users
-from tests.conftest import buttons, texts
 from tests.helpers import make_network, member_of
+from tests.people import buttons, texts
 
 ARABIC = "ورشة توعية حول المخدرات مع ٢٥ شاباً"
 

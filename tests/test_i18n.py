@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from bot.i18n import LOCALES_DIR, compile_catalogs, create_i18n
 from storage.models import User
-from tests.conftest import buttons, texts
 from tests.helpers import make_network, member_of
+from tests.people import buttons, texts
 
 LOCALES = ("ar", "en", "fr")
 PLACEHOLDER = re.compile(r"\{\w+\}")

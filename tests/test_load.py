@@ -27,9 +27,9 @@ from bot.flow import FloodGuard
 from storage.engine import connections_held, create_engine, create_session_pool, db_scope
 from storage.migrate import upgrade
 from storage.models import Membership
-from tests.conftest import ADMIN_ID, Person, texts
 from tests.helpers import join, make_invite, make_network
 from tests.mocked_bot import MockedBot, MockedSession
+from tests.people import ADMIN_ID, Person, texts
 
 APOLOGY = "Sorry, something went wrong on my side. Please try again."
 

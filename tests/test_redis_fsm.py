@@ -10,8 +10,8 @@ import pytest
 from aiogram.fsm.storage.redis import RedisStorage
 
 from bot.factory import create_dispatcher, create_fsm_storage
-from tests.conftest import Person, buttons
 from tests.helpers import make_invite, make_network
+from tests.people import Person, buttons
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from storage.models import AuditEntry, Membership, MembershipStatus, User, utcnow
-from tests.conftest import buttons, texts
 from tests.helpers import join, make_invite, make_network
+from tests.people import buttons, texts
 
 
 async def test_join_by_deep_link_in_english(session, person):
@@ -108,7 +108,7 @@ async def test_declining_consent_stores_nothing(session, person):
 async def test_dialog_survives_a_restart(session, settings, session_pool, bot, person):
     """FSM state lives in the database: a new dispatcher carries on the same dialog."""
     from bot.factory import create_dispatcher
-    from tests.conftest import Person
+    from tests.people import Person
 
     network = await make_network(session)
     invite = await make_invite(session, network.id)

@@ -17,8 +17,8 @@ from bot.factory import create_dispatcher
 from bot.services import reports as service
 from storage.models import User, utcnow
 from storage.models.reports import Report
-from tests.conftest import Person, buttons, texts
 from tests.helpers import make_network, member_of
+from tests.people import Person, buttons, texts
 
 _ids = itertools.count(50_000)
 

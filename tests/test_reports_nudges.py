@@ -12,8 +12,8 @@ from bot.services import reports as service
 from bot.services.access import Actor
 from storage.models import Network, User, utcnow
 from storage.models.reports import Report, ReportNudge
-from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network, member_of
+from tests.people import ADMIN_ID, buttons, texts
 
 
 def at_local(tz: str, day: date, hour: int) -> datetime:

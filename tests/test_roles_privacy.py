@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from bot.services import registration
 from storage.models import AuditEntry, Invite, Membership, User
-from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_invite, make_network, member_of
+from tests.people import ADMIN_ID, buttons, texts
 
 
 def help_commands(out) -> set[str]:  # type: ignore[no-untyped-def]
@@ -185,7 +185,7 @@ async def test_blocking_the_bot_marks_the_member_unreachable(session, person):
     from aiogram.types import ChatMemberBanned, ChatMemberMember, ChatMemberUpdated, Update
     from aiogram.types import User as TgUser
 
-    from tests.conftest import _update_ids
+    from tests.people import _update_ids
 
     network = await make_network(session)
     p = person(70)

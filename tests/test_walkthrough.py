@@ -15,8 +15,8 @@ from bot.callbacks import DigestSendCb, InviteCb, NewEventCb, NewNetCb, RepMineC
 from bot.delivery import DeliveryEngine
 from storage.models import AuditEntry, Network, User
 from storage.models.events import Event
-from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network
+from tests.people import ADMIN_ID, buttons, texts
 from tests.test_digest import add_person, add_report
 from tests.test_events_reminders import add_people
 
