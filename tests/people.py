@@ -79,6 +79,30 @@ class Person:
         )
         return await self.feed(Update(update_id=next(_update_ids), callback_query=query))
 
+    def find_button(self, label: str, *, contains: bool = False) -> tuple[int, str, str]:
+        """(message id, message text, callback data) of the button labelled `label` on the
+        newest message to this person that shows one; `contains` matches part of a label."""
+        shown = self.bot.session.keyboards.get(self.user.id, {})
+        for message_id, (text, row) in reversed(shown.items()):
+            found = [b for b in row if (label in b.text if contains else b.text == label)]
+            if len(found) > 1:
+                raise AssertionError(
+                    f"{len(found)} buttons match {label!r} on message {message_id}: "
+                    f"{[b.text for b in found]}"
+                )
+            if found:
+                return message_id, text, found[0].callback_data or ""
+        seen = [[b.text for b in row] for _, row in reversed(shown.values())]
+        raise AssertionError(
+            f"no button {label!r} for user {self.user.id}; buttons seen, newest first: {seen}"
+        )
+
+    async def tap(self, label: str, *, contains: bool = False) -> list[TelegramMethod[Any]]:
+        """Press the inline button this person sees with this visible text (newest message
+        first), as a person would; `press(data)` stays for forged and stale callbacks."""
+        message_id, text, data = self.find_button(label, contains=contains)
+        return await self.press(data, message_id=message_id, message_text=text)
+
 
 def texts(requests: list[TelegramMethod[Any]]) -> list[str]:
     """What the person saw: message texts, captions, edits and button-press alerts."""

@@ -172,7 +172,7 @@ async def test_export_in_the_bot_in_arabic(session, person):
     out = await coordinator.send("/export")
     periods = [b[1] for b in buttons(out)]
     assert f"rx:{saida.id}:week" in periods and f"rx:{saida.id}:custom" in periods
-    out = await coordinator.press(f"rx:{saida.id}:all")
+    out = await coordinator.tap("كل الفترات")
     docs = [r for r in out if isinstance(r, SendDocument)]
     assert [d.document.filename for d in docs] == [
         "reports-saida-start-now.csv",
@@ -185,7 +185,7 @@ async def test_export_in_the_bot_in_arabic(session, person):
     assert xlsx.sheet_view.rightToLeft  # an Arabic-speaking coordinator's sheet reads RTL
     assert xlsx.max_row == 4
     # typed dates
-    out = await coordinator.press(f"rx:{saida.id}:custom")
+    out = await coordinator.tap("تواريخ أخرى…")
     today = service.local_today(saida, utcnow())
     out = await coordinator.send("yesterday")
     assert "YYYY-MM-DD" in texts(out)[0]

@@ -72,7 +72,7 @@ async def test_escapes_and_limits_the_name(session, person):
     invite = await make_invite(session, network.id)
     p = person(104)
     await p.send(f"/start {invite.code}")
-    await p.press("lang:en")
+    await p.tap("✓ English")
     out = await p.send("x" * 65)
     assert any("1 to 64 characters" in t for t in texts(out))
     out = await p.send("A <b>&")
@@ -84,7 +84,7 @@ async def test_cancel_leaves_nothing_stored(session, person):
     invite = await make_invite(session, network.id)
     p = person(105)
     await p.send(f"/start {invite.code}")
-    await p.press("lang:fr")
+    await p.tap("Français")
     out = await p.send("/cancel")
     assert texts(out) and "Nothing was changed" in texts(out)[0]
     out = await p.send("Rana")  # no longer in the dialog
@@ -97,10 +97,10 @@ async def test_declining_consent_stores_nothing(session, person):
     invite = await make_invite(session, network.id)
     p = person(106)
     await p.send(f"/start {invite.code}")
-    await p.press("lang:en")
+    await p.tap("✓ English")
     await p.send("Rana")
-    await p.press("sec:ngo")
-    out = await p.press("consent:0")
+    await p.tap("NGO staff")
+    out = await p.tap("No, thanks")
     assert any("Nothing was stored" in t for t in texts(out))
     assert await session.scalar(select(func.count()).select_from(User)) == 0
 
@@ -113,7 +113,7 @@ async def test_dialog_survives_a_restart(session, settings, session_pool, bot, p
     network = await make_network(session)
     invite = await make_invite(session, network.id)
     await person(107).send(f"/start {invite.code}")
-    await person(107).press("lang:en")
+    await person(107).tap("✓ English")
     restarted = Person(create_dispatcher(settings, session_pool, bot), bot, 107)
     out = await restarted.send("Rana")
     assert "sec:teacher" in [b[1] for b in buttons(out)]
@@ -135,11 +135,11 @@ async def test_approval_flow(session, person):
     # the pending member is not yet a member
     out = await member.send("/leave")
     assert any("join your network first" in t for t in texts(out))
-    out = await coordinator.press(approve)
+    out = await coordinator.tap("Approve")
     assert any(getattr(r, "chat_id", None) == 201 and "approved" in r.text for r in out)
     await session.refresh(m)
     assert m.status == MembershipStatus.ACTIVE
-    out = await coordinator.press(approve)
+    out = await coordinator.press(approve)  # the same button again, already handled
     assert any("already handled" in t for t in texts(out))
 
 

@@ -93,7 +93,7 @@ async def test_nudges_with_a_controlled_clock(session, person, dp, delivery, bot
     assert set(sent) == {quiet.user.id, busy.user.id, irbid_member.user.id}
 
     # the button starts the report in that network
-    out = await quiet.press(f"rnew:{saida.id}")
+    out = await quiet.tap("📝 Report an activity")
     assert "Saida Network" in texts(out)[0] and "rt:workshop" in [b[1] for b in buttons(out)]
 
     # turned off: nothing

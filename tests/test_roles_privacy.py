@@ -54,10 +54,10 @@ async def test_coordinator_cannot_touch_another_network(session, person):
     await member_of(session, coordinator, saida, role="coordinator")
     stranger = person(11)
     await stranger.send(f"/start {(await make_invite(session, irbid.id)).code}")
-    await stranger.press("lang:en")
+    await stranger.tap("✓ English")
     await stranger.send("Omar")
-    await stranger.press("sec:police")
-    await stranger.press("consent:1")
+    await stranger.tap("Community police")
+    await stranger.tap("I agree")
     pending = await session.scalar(select(Membership).where(Membership.network_id == irbid.id))
     assert pending is not None and pending.status == "pending"
     out = await coordinator.press(f"appr:{pending.id}:1")
@@ -78,12 +78,12 @@ async def test_invite_in_the_bot_and_revoke(session, person):
     out = await coordinator.send("/invite")
     choices = [b[1] for b in buttons(out)]
     assert choices == [f"inv:{network.id}:member:{n}" for n in (1, 5, 20, 50)]
-    out = await coordinator.press(choices[1])
+    out = await coordinator.tap("for 5 people")
     invite = await session.scalar(select(Invite).order_by(Invite.id.desc()))
     assert invite is not None and invite.max_uses == 5
     assert any(f"https://t.me/prevnet_test_bot?start={invite.code}" in t for t in texts(out))
     assert any("for 5 people" in t for t in texts(out))
-    out = await coordinator.press(f"invrev:{invite.id}")
+    out = await coordinator.tap("Revoke this invite")
     assert "The invite was revoked." in texts(out)
     await session.refresh(invite)
     assert invite.revoked_at is not None
@@ -97,7 +97,7 @@ async def test_admin_picks_network_and_role(session, person):
     admin = person(ADMIN_ID)
     out = await admin.send("/invite")
     assert f"net:invite:{irbid.id}" in [b[1] for b in buttons(out)]
-    out = await admin.press(f"net:invite:{irbid.id}")
+    out = await admin.tap("Irbid Network")
     assert f"inv:{irbid.id}:coordinator:0" in [b[1] for b in buttons(out)]
 
 
@@ -120,7 +120,7 @@ async def test_leave_erases_personal_data(session, person):
     await member_of(session, p, network, name="Lina")
     out = await p.send("/leave")
     assert f"leave:{network.id}:1" in [b[1] for b in buttons(out)]
-    out = await p.press(f"leave:{network.id}:1")
+    out = await p.tap("Yes, leave and erase")
     assert any("erased" in t for t in texts(out))
     assert await session.scalar(select(func.count()).select_from(User)) == 0
     leave = await session.scalar(select(AuditEntry).where(AuditEntry.action == "leave"))
@@ -137,8 +137,8 @@ async def test_leave_one_of_two_networks_keeps_the_person(session, person):
     await member_of(session, p, irbid)
     out = await p.send("/leave")
     assert {f"net:leave:{saida.id}", f"net:leave:{irbid.id}"} <= {b[1] for b in buttons(out)}
-    await p.press(f"net:leave:{irbid.id}")
-    out = await p.press(f"leave:{irbid.id}:1")
+    await p.tap("Irbid Network")
+    out = await p.tap("Yes, leave and erase")
     assert any("still a member" in t for t in texts(out))
     user = await session.scalar(select(User).where(User.tg_id == 22))
     assert user is not None and user.display_name == "Rana"
