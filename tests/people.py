@@ -124,3 +124,4 @@ def buttons(requests: list[TelegramMethod[Any]]) -> list[tuple[str, str]]:
             for b in row:
                 out.append((b.text, b.callback_data or b.url or ""))
     return out
+

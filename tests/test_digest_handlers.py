@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from aiogram.methods import SendDocument, SendMessage, SendPhoto
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.callbacks import DigestSendCb, DigestSetCb, PickNetCb
 from storage.models.digests import Digest, DigestSettings
@@ -29,7 +29,9 @@ async def test_member_sees_their_own_preview(session, person):
     assert "your answer: Going" in text and "For coordinators" not in text
     assert not [r for r in out if isinstance(r, SendPhoto)]
     assert buttons(out) == []
-    assert w.network.id
+    # a preview is not the digest: nothing is recorded as sent
+    recorded = select(func.count()).select_from(Digest).where(Digest.network_id == w.network.id)
+    assert await session.scalar(recorded) == 0
 
 
 async def test_coordinator_preview_has_the_chart_and_the_buttons(session, person):

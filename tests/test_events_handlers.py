@@ -227,7 +227,7 @@ async def test_coordinator_creates_an_event_and_members_get_it(
     assert [b.callback_data for b in edit.reply_markup.inline_keyboard[0]] == [
         f"rsvp:{event.id}:going", f"rsvp:{event.id}:maybe", f"rsvp:{event.id}:no"
     ]
-    assert any("Announced to 4 members." in t for t in texts(out))
+    assert "📣 Announced to 4 members.\nReminders: 1 day and 1 hour before." in texts(out)
     # Reminders planned, and the members get the announcement through the outbox.
     assert [r.offset_minutes for r in await repo.reminder_rows(session, event.id)] == [1440, 60]
     await outbox.run_until_idle()

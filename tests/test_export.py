@@ -18,7 +18,7 @@ from bot.cli import main
 from bot.export import Sheet, to_csv, to_xlsx
 from bot.i18n import create_i18n
 from bot.services import reports as service
-from bot.services.access import Actor
+from bot.services.access import AccessDenied, Actor
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from storage.models import AuditEntry, Network, User, utcnow
@@ -138,7 +138,7 @@ async def test_export_service_one_network_only_and_audited(session, person):
     assert entry is not None and entry.network_id == saida.id and entry.details["rows"] == 4
     assert entry.details["via"] == "bot" and entry.actor_id is not None
     # another network's export is refused, and not logged
-    with pytest.raises(Exception, match="does not coordinate"):
+    with pytest.raises(AccessDenied, match="does not coordinate"):
         await service.export_reports(
             session,
             network_id=irbid.id,

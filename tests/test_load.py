@@ -240,7 +240,7 @@ async def test_updates_of_one_chat_are_handled_in_order(tmp_path: Path) -> None:
     help_text, language_menu = sent_texts(bot, 701)
     assert "Here is what you can do" in help_text
     assert "lang:en" in str(bot.session.requests[-1].reply_markup)  # type: ignore[attr-defined]
-    assert language_menu
+    assert language_menu == "Choose your language:"
 
 
 async def test_a_bounded_number_of_updates_in_flight(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ async def file_report(member: Person, description: str = "Football and talk") ->
     out = await member.tap("20")
     assert "ra:youth" in data(out)
     out = await member.tap("Young people (18–29)")
-    assert any("Describe the activity" in t for t in texts(out))
+    assert texts(out) == ["Describe the activity in a few words (up to 1,000 characters)."]
     out = await member.send(description)
     assert "rf:skip_file" in data(out)
     out = await member.tap("Skip")
