@@ -1,15 +1,14 @@
+"""Fixtures only: settings, databases, the dispatcher with a mocked Bot, and people.
+The helpers they use live in tests/people.py and tests/helpers.py."""
+
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiogram import Dispatcher
-from aiogram.methods import TelegramMethod
-from aiogram.types import CallbackQuery, Chat, Message, Update, User
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -17,9 +16,8 @@ from bot.factory import create_dispatcher
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from tests.mocked_bot import MockedBot
+from tests.people import ADMIN_ID, Person  # bench/latency.py still imports Person from here
 from tests.pg import fresh_database
-
-ADMIN_ID = 9000
 
 
 @pytest.fixture
@@ -86,90 +84,6 @@ def dp(
 def delivery(dp: Dispatcher):  # type: ignore[no-untyped-def]
     """The dispatcher's delivery engine; `await delivery.run_until_idle()` flushes sends."""
     return dp["delivery"]
-
-
-_update_ids = itertools.count(1)
-
-
-class Person:
-    """A Telegram user talking to the bot through the real dispatcher."""
-
-    def __init__(
-        self, dp: Dispatcher, bot: MockedBot, user_id: int, first_name: str = "Test",
-        language_code: str | None = "en",
-    ) -> None:
-        self.dp, self.bot = dp, bot
-        self.user = User(
-            id=user_id, is_bot=False, first_name=first_name, language_code=language_code
-        )
-        self.chat = Chat(id=user_id, type="private")
-        self._message_ids = itertools.count(1)
-        self.last_bot_message: Message | None = None
-
-    async def feed(self, update: Update) -> list[TelegramMethod[Any]]:
-        await self.dp.feed_update(self.bot, update)
-        return self.bot.take_requests()
-
-    def message(self, text: str | None = None, **fields: Any) -> Message:
-        return Message(
-            message_id=next(self._message_ids),
-            date=datetime.now(UTC),
-            chat=self.chat,
-            from_user=self.user,
-            text=text,
-            **fields,
-        )
-
-    async def send(
-        self, text: str, update_id: int | None = None, **fields: Any
-    ) -> list[TelegramMethod[Any]]:
-        uid = update_id if update_id is not None else next(_update_ids)
-        return await self.feed(Update(update_id=uid, message=self.message(text, **fields)))
-
-    async def send_media(self, **fields: Any) -> list[TelegramMethod[Any]]:
-        """A message without text: photo=[PhotoSize...], document=Document(...), caption=..."""
-        return await self.feed(Update(update_id=next(_update_ids), message=self.message(**fields)))
-
-    async def press(
-        self, data: str, message_id: int = 1, message_text: str = "…"
-    ) -> list[TelegramMethod[Any]]:
-        message = Message(
-            message_id=message_id,
-            date=datetime.now(UTC),
-            chat=self.chat,
-            from_user=User(id=42, is_bot=True, first_name="Prevnet"),
-            text=message_text,
-        )
-        query = CallbackQuery(
-            id=str(next(_update_ids)),
-            from_user=self.user,
-            chat_instance="ci",
-            message=message,
-            data=data,
-        )
-        return await self.feed(Update(update_id=next(_update_ids), callback_query=query))
-
-
-def texts(requests: list[TelegramMethod[Any]]) -> list[str]:
-    """What the person saw: message texts, captions, edits and button-press alerts."""
-    out: list[str] = []
-    for r in requests:
-        for attr in ("text", "caption"):
-            value = getattr(r, attr, None)
-            if isinstance(value, str):
-                out.append(value)
-    return out
-
-
-def buttons(requests: list[TelegramMethod[Any]]) -> list[tuple[str, str]]:
-    """(label, callback_data) of every inline button in the requests."""
-    out: list[tuple[str, str]] = []
-    for r in requests:
-        markup = getattr(r, "reply_markup", None)
-        for row in getattr(markup, "inline_keyboard", None) or []:
-            for b in row:
-                out.append((b.text, b.callback_data or b.url or ""))
-    return out
 
 
 @pytest.fixture

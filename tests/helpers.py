@@ -9,7 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import registration
 from bot.services.networks import create_network
 from storage.models import Network, utcnow
-from tests.conftest import Person, buttons
+from tests.people import Person, buttons
+
+# The language buttons show each language in itself; the consent button is in the chosen one.
+LANGUAGE_NAMES = {"ar": "العربية", "en": "English", "fr": "Français"}
+I_AGREE = {"ar": "أوافق", "en": "I agree", "fr": "J'accepte"}
 
 
 async def make_network(session: AsyncSession, slug: str = "saida", **kw: Any) -> Network:
@@ -40,12 +44,12 @@ async def join(
 ) -> list[Any]:
     """Walk the whole registration dialog; returns the requests of the last step."""
     await p.send(f"/start {code}")
-    await p.press(f"lang:{lang}")
+    await p.tap(LANGUAGE_NAMES[lang], contains=True)  # "✓ English" when pre-selected
     out = await p.send(name)
     assert f"sec:{sector}" in [b[1] for b in buttons(out)], out
     out = await p.press(f"sec:{sector}")
     assert "consent:1" in [b[1] for b in buttons(out)], out
-    return await p.press("consent:1")
+    return await p.tap(I_AGREE[lang])
 
 
 async def member_of(

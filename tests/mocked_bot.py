@@ -20,6 +20,7 @@ from aiogram.client.session.base import BaseSession
 from aiogram.enums import ParseMode
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
+from aiogram.types import InlineKeyboardButton
 
 BOT_ID = 42
 BOT_USERNAME = "prevnet_test_bot"
@@ -31,6 +32,9 @@ class MockedSession(BaseSession):
         self.queued: deque[tuple[int, dict[str, Any]]] = deque()
         self.requests: list[TelegramMethod[Any]] = []
         self._message_ids = itertools.count(1000)
+        # chat id -> message id -> (text, inline buttons) of the messages still showing
+        # buttons, most recently sent or edited last: what a person could tap.
+        self.keyboards: dict[int, dict[int, tuple[str, list[InlineKeyboardButton]]]] = {}
 
     def add_error(self, status: int, description: str, **parameters: Any) -> None:
         body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
@@ -50,7 +54,33 @@ class MockedSession(BaseSession):
         else:
             status, body = 200, {"ok": True, "result": self._result(method)}
         response = self.check_response(bot, method, status, json.dumps(body))
+        if status == 200:
+            self._track_keyboard(method, response.result)
         return response.result  # type: ignore[return-value]
+
+    def _track_keyboard(self, method: TelegramMethod[Any], result: Any) -> None:
+        name = type(method).__name__
+        chat_id = getattr(method, "chat_id", None)
+        if not isinstance(chat_id, int):
+            return
+        shown = self.keyboards.setdefault(chat_id, {})
+        if name == "DeleteMessage":
+            shown.pop(method.message_id, None)  # type: ignore[attr-defined]
+            return
+        if name.startswith("EditMessage"):
+            message_id = method.message_id  # type: ignore[attr-defined]
+            old_text = shown.pop(message_id, ("…", []))[0]
+        elif name.startswith("Send") or name == "CopyMessage":
+            message_id = getattr(result, "message_id", None)
+            old_text = "…"
+        else:
+            return
+        text = getattr(method, "text", None) or getattr(method, "caption", None) or old_text
+        markup = getattr(method, "reply_markup", None)
+        rows = getattr(markup, "inline_keyboard", None) or []
+        buttons = [b for row in rows for b in row if b.callback_data]
+        if buttons and isinstance(message_id, int):
+            shown[message_id] = (text, buttons)
 
     async def stream_content(
         self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,

@@ -7,8 +7,8 @@ from aiogram.types import MessageEntity, PhotoSize
 from sqlalchemy import func, select
 
 from storage.models import AuditEntry, Broadcast, Delivery, SendJob, User, utcnow
-from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network, member_of
+from tests.people import ADMIN_ID, buttons, texts
 
 
 def sent_to(requests, method: str = "SendMessage") -> dict[int, list]:  # type: ignore[no-untyped-def]
@@ -35,14 +35,14 @@ async def test_broadcast_to_everyone_with_formatting(session, person, delivery, 
     _network, coordinator, members = await network_with_people(session, person)
     out = await coordinator.send("/broadcast")
     assert "bcaud:all" in [b[1] for b in buttons(out)]
-    await coordinator.press("bcaud:all")
+    await coordinator.tap("Everyone")
     text = "Meeting moved to <Thursday> & room 2"
     bold = MessageEntity(type="bold", offset=0, length=7)
     out = await coordinator.send(text, entities=[bold])
     preview = [r for r in out if getattr(r, "text", None) == text]
     assert preview and preview[0].parse_mode is None and preview[0].entities[0].type == "bold"
-    assert any("It will reach 4 people in Saida Network (everyone)" in t for t in texts(out))
-    out = await coordinator.press("bcgo:send")
+    assert "It will reach 4 people in Saida Network (everyone)." in texts(out)
+    out = await coordinator.tap("Send now")
     assert "Sending…" in texts(out)
     await delivery.run_until_idle()
     requests = bot.take_requests()
@@ -71,18 +71,17 @@ async def test_broadcast_to_everyone_with_formatting(session, person, delivery, 
 async def test_understood_is_counted_once_and_only_by_its_recipient(session, person, delivery, bot):
     _network, coordinator, members = await network_with_people(session, person)
     await coordinator.send("/broadcast")
-    await coordinator.press("bcaud:all")
+    await coordinator.tap("Everyone")
     await coordinator.send("Training on Sunday")
-    await coordinator.press("bcgo:send")
+    await coordinator.tap("Send now")
     await delivery.run_until_idle()
     got = sent_to(bot.take_requests())
-    ack = got[101][0].reply_markup.inline_keyboard[0][0].callback_data
     other = got[102][0].reply_markup.inline_keyboard[0][0].callback_data
     out = await members[0].press(other)  # someone else's button, forged
     assert texts(out) == ["This button is no longer valid."]
-    out = await members[0].press(ack)
+    out = await members[0].tap("✓ Understood")
     assert texts(out) == ["Thank you!"]
-    await members[0].press(ack)
+    await members[0].tap("✓ Understood")
     out = await coordinator.send("/broadcasts")
     assert "understood 1" in texts(out)[0] and "delivered 4/4" in texts(out)[0]
     acked = await session.scalar(
@@ -94,15 +93,15 @@ async def test_understood_is_counted_once_and_only_by_its_recipient(session, per
 async def test_sector_audience_and_photo(session, person, delivery, bot):
     _network, coordinator, _members = await network_with_people(session, person)
     await coordinator.send("/broadcast")
-    await coordinator.press("bcaud:sectors")
-    out = await coordinator.press("bcsec:teacher")
+    await coordinator.tap("Some sectors…")
+    out = await coordinator.tap("☐ Teacher")
     assert ("☑ Teacher", "bcsec:teacher") in buttons(out)
-    await coordinator.press("bcgo:sectors_done")
+    await coordinator.tap("Continue")
     photo = [PhotoSize(file_id="small", file_unique_id="s", width=90, height=90),
              PhotoSize(file_id="big", file_unique_id="b", width=800, height=800)]
     out = await coordinator.send_media(photo=photo, caption="Workshop photos")
-    assert any("It will reach 2 people" in t for t in texts(out)), out
-    await coordinator.press("bcgo:send")
+    assert "It will reach 2 people in Saida Network (Teacher)." in texts(out), out
+    await coordinator.tap("Send now")
     await delivery.run_until_idle()
     got = sent_to(bot.take_requests(), "SendPhoto")
     assert set(got) == {101, 103}, got
@@ -122,13 +121,13 @@ async def test_members_cannot_broadcast_and_admin_sends_to_two_networks(session,
     admin = person(ADMIN_ID)
     out = await admin.send("/broadcast")
     assert {f"bcnet:{saida.id}", f"bcnet:{irbid.id}"} <= {b[1] for b in buttons(out)}
-    await admin.press(f"bcnet:{saida.id}")
-    await admin.press(f"bcnet:{irbid.id}")
-    await admin.press("bcgo:networks_done")
-    await admin.press("bcaud:all")
+    await admin.tap("☐ Saida Network")
+    await admin.tap("☐ Irbid Network")
+    await admin.tap("Continue")
+    await admin.tap("Everyone")
     out = await admin.send("To both networks")
-    assert any("It will reach 5 people" in t for t in texts(out))
-    await admin.press("bcgo:send")
+    assert "It will reach 5 people in Irbid Network and Saida Network (everyone)." in texts(out)
+    await admin.tap("Send now")
     await delivery.run_until_idle()
     got = sent_to(bot.take_requests())
     assert sorted(got) == [100, 101, 102, 103, 201] and len(got[101]) == 1, sorted(got)
@@ -153,15 +152,15 @@ async def test_coordinator_cannot_broadcast_to_another_network(session, person):
 async def test_schedule_then_cancel(session, person, delivery, bot):
     _network, coordinator, _members = await network_with_people(session, person)
     await coordinator.send("/broadcast")
-    await coordinator.press("bcaud:coordinators")
+    await coordinator.tap("Coordinators only")
     out = await coordinator.send("Coordinators meeting")
-    assert any("It will reach 1 person" in t for t in texts(out))
-    out = await coordinator.press("bcgo:schedule")
-    assert any("Asia/Beirut" in t for t in texts(out))
+    assert "It will reach 1 person in Saida Network (coordinators only)." in texts(out)
+    out = await coordinator.tap("Schedule…")
+    assert texts(out) == ["When? Send the date and time as YYYY-MM-DD HH:MM (Asia/Beirut time)."]
     out = await coordinator.send("2020-01-01 10:00")
-    assert any("has passed" in t for t in texts(out))
+    assert texts(out) == ["That time has passed. Please send a time in the future."]
     out = await coordinator.send("tomorrow")
-    assert any("YYYY-MM-DD HH:MM" in t for t in texts(out))
+    assert texts(out) == ["Please write it as YYYY-MM-DD HH:MM, for example 2026-03-01 18:30."]
     when = (utcnow() + timedelta(days=2)).astimezone(ZoneInfo("Asia/Beirut"))
     out = await coordinator.send(when.strftime("%Y-%m-%d %H:%M"))
     assert any(t.startswith("Scheduled for") for t in texts(out))
@@ -172,8 +171,7 @@ async def test_schedule_then_cancel(session, person, delivery, bot):
     assert sent_to(bot.take_requests()) == {}  # not due yet
     out = await coordinator.send("/broadcasts")
     assert "scheduled for" in texts(out)[0]
-    cancel = next(b[1] for b in buttons(out) if b[1].startswith("bccan:"))
-    out = await coordinator.press(cancel)
+    out = await coordinator.tap("Cancel scheduled #1")
     assert texts(out) == ["The scheduled broadcast was cancelled."]
     await session.refresh(job)
     assert job.status == "cancelled"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 from aiogram.methods import SendDocument, SendMessage, SendPhoto
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.callbacks import DigestSendCb, DigestSetCb, PickNetCb
 from storage.models.digests import Digest, DigestSettings
-from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network
+from tests.people import ADMIN_ID, buttons, texts
 from tests.test_digest import NOW, add_person, saida
 
 
@@ -29,7 +29,9 @@ async def test_member_sees_their_own_preview(session, person):
     assert "your answer: Going" in text and "For coordinators" not in text
     assert not [r for r in out if isinstance(r, SendPhoto)]
     assert buttons(out) == []
-    assert w.network.id
+    # a preview is not the digest: nothing is recorded as sent
+    recorded = select(func.count()).select_from(Digest).where(Digest.network_id == w.network.id)
+    assert await session.scalar(recorded) == 0
 
 
 async def test_coordinator_preview_has_the_chart_and_the_buttons(session, person):
@@ -54,9 +56,9 @@ async def test_coordinator_changes_day_and_hour(session, person):
     assert "Weekly digest of Saida Network" in text
     assert "Next one: Sunday 23 March 09:00" in text  # it is 09:00 on Sunday 16 now
     assert "✓ Sun" in [label for label, _d in buttons(out)]
-    out = await maya.press(DigestSetCb(network_id=w.network.id, key="day", value=3).pack())
+    out = await maya.tap("Thu")
     assert "Sent every Thursday at 09:00" in texts(out)[0]
-    out = await maya.press(DigestSetCb(network_id=w.network.id, key="hour", value=18).pack())
+    out = await maya.tap("18:00")
     assert "Sent every Thursday at 18:00" in texts(out)[0]
     assert "Next one: Thursday 20 March 18:00" in texts(out)[0]
     row = await session.scalar(
@@ -91,7 +93,7 @@ async def test_send_now_then_refused_and_only_admins_may_force(session, person, 
     assert "to 4 people now?" in texts(out)[0]
     go = DigestSendCb(network_id=w.network.id, step="go").pack()
     assert go in [d for _label, d in buttons(out)]
-    out = await maya.press(go)
+    out = await maya.tap("📤 Yes, send it now")
     assert "The digest of Saida Network is on its way to 3 people." in texts(out)
     await delivery.run_until_idle()
     got = [r for r in bot.take_requests() if isinstance(r, SendMessage)]
@@ -109,7 +111,7 @@ async def test_send_now_then_refused_and_only_admins_may_force(session, person, 
     out = await admin.press(ask)
     force = DigestSendCb(network_id=w.network.id, step="force").pack()
     assert force in [d for _label, d in buttons(out)]
-    out = await admin.press(force)
+    out = await admin.tap("⚠️ Send it again anyway")
     assert "The digest of Saida Network is on its way to 3 people." in texts(out)
     await delivery.run_until_idle()
     again = [r for r in bot.take_requests() if isinstance(r, SendMessage)]
@@ -122,7 +124,7 @@ async def test_admin_sees_the_cross_network_digest(session, person):
     out = await admin.send("/digest")
     data = [d for _label, d in buttons(out)]
     assert data[0] == PickNetCb(purpose="digest", network_id=0).pack()
-    out = await admin.press(data[0])
+    out = await admin.tap("🌐 All networks")
     (document,) = [r for r in out if isinstance(r, SendDocument)]
     assert document.document.filename == "digest-2025-03-10.xlsx"
     (text,) = [r.text for r in out if isinstance(r, SendMessage)]

@@ -29,8 +29,8 @@ from storage.models import SendJob, User
 from storage.models.digests import Digest
 from storage.repositories import digests as repo
 from storage.repositories import users
-from tests.conftest import ADMIN_ID
 from tests.helpers import make_network
+from tests.people import ADMIN_ID
 from tests.pg import fresh_database
 from tests.test_digest import (
     NOW,

@@ -25,8 +25,8 @@ from bot.delivery import DeliveryEngine
 from bot.services import events
 from storage.models.events import Event, EventReminder, EventRsvp, EventSettings
 from storage.repositories import events as repo
-from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network
+from tests.people import ADMIN_ID, buttons, texts
 from tests.test_events_reminders import (
     COORDINATOR,
     DECLINED,
@@ -98,17 +98,17 @@ async def stored_event(session) -> Event:  # type: ignore[no-untyped-def]
 
 async def dialog_until_preview(coordinator, *, start: str, title: str = "First aid") -> Any:  # type: ignore[no-untyped-def]
     await coordinator.send("/newevent")
-    await coordinator.press("nev:kind:training")
+    await coordinator.tap("Training")
     await coordinator.send(title)
     await coordinator.send(start)
     await coordinator.send("2h")
     await coordinator.send("Town hall <A&B>")
-    return await coordinator.press(NewEventCb(step="skip").pack())
+    return await coordinator.tap("No description")
 
 
 async def create_event(session, coordinator, start: str | None = None) -> Event:  # type: ignore[no-untyped-def]
     await dialog_until_preview(coordinator, start=start or local(3, 17))
-    await coordinator.press("nev:confirm:1")
+    await coordinator.tap("📣 Announce")
     return await stored_event(session)
 
 
@@ -175,7 +175,7 @@ async def test_coordinator_creates_an_event_and_members_get_it(
     out = await coordinator.send("/newevent")
     assert "New event for <b>Saida Network</b>" in texts(out)[0]
     assert data_of(out) == ["nev:kind:meeting", "nev:kind:training", "nev:kind:workshop"]
-    out = await coordinator.press("nev:kind:training")
+    out = await coordinator.tap("Training")
     assert "What is its title?" in texts(out)[0]
     out = await coordinator.send("x" * 101)
     assert texts(out) == ["That is 101 characters; please keep it to 100."]
@@ -196,7 +196,7 @@ async def test_coordinator_creates_an_event_and_members_get_it(
     assert "nev:len:120" in data_of(out)
     out = await coordinator.send("16:00")
     assert texts(out) == ["The end must be after the start. Please try again."]
-    out = await coordinator.press("nev:len:120")
+    out = await coordinator.tap("2 hours")
     assert "Where?" in texts(out)[0]
     out = await coordinator.send("Town hall <A&B>")
     assert NewEventCb(step="skip").pack() in data_of(out)
@@ -209,7 +209,7 @@ async def test_coordinator_creates_an_event_and_members_get_it(
     assert data_of(out) == ["nev:confirm:1", "nev:confirm:0"]
     assert await session.scalar(select(func.count()).select_from(Event)) == 0
 
-    out = await coordinator.press("nev:confirm:1")
+    out = await coordinator.tap("📣 Announce")
     event = await stored_event(session)
     assert (event.title, event.place, event.kind) == ("First aid <basics>", "Town hall <A&B>",
                                                        "training")
@@ -227,7 +227,7 @@ async def test_coordinator_creates_an_event_and_members_get_it(
     assert [b.callback_data for b in edit.reply_markup.inline_keyboard[0]] == [
         f"rsvp:{event.id}:going", f"rsvp:{event.id}:maybe", f"rsvp:{event.id}:no"
     ]
-    assert any("Announced to 4 members." in t for t in texts(out))
+    assert "📣 Announced to 4 members.\nReminders: 1 day and 1 hour before." in texts(out)
     # Reminders planned, and the members get the announcement through the outbox.
     assert [r.offset_minutes for r in await repo.reminder_rows(session, event.id)] == [1440, 60]
     await outbox.run_until_idle()
@@ -246,21 +246,20 @@ async def test_coordinator_creates_an_event_and_members_get_it(
 async def test_quick_buttons_and_discard(session, person, saida):
     coordinator = person(COORDINATOR)
     await coordinator.send("/newevent")
-    await coordinator.press("nev:kind:meeting")
+    await coordinator.tap("Meeting")
     out = await coordinator.send("Monthly meeting")
-    tomorrow = [d for d in data_of(out) if d.startswith("nev:day:")][1]
-    out = await coordinator.press(tomorrow)
+    out = await coordinator.tap("Tomorrow")
     assert "At what time on" in texts(out)[0]
     assert "nev:hour:1700" in data_of(out)
     out = await coordinator.send("25:99")
     assert texts(out) == ["Please type the time as HH:MM, for example 17:00."]
-    out = await coordinator.press("nev:hour:1700")
+    out = await coordinator.tap("17:00")
     assert "How long will it last?" in texts(out)[0]
-    await coordinator.press("nev:len:90")
+    await coordinator.tap("1 hour 30 minutes")
     await coordinator.send("Municipality")
-    out = await coordinator.press(NewEventCb(step="skip").pack())
+    out = await coordinator.tap("No description")
     assert "This is what 4 members will get" in texts(out)[0]
-    out = await coordinator.press("nev:confirm:0")
+    out = await coordinator.tap("Discard")
     assert texts(out) == ["Discarded. No event was made."]
     assert await session.scalar(select(func.count()).select_from(Event)) == 0
 
@@ -268,7 +267,7 @@ async def test_quick_buttons_and_discard(session, person, saida):
 async def test_unexpected_messages_and_cancel_inside_the_dialog(session, person, saida):
     coordinator = person(COORDINATOR)
     await coordinator.send("/newevent")
-    await coordinator.press("nev:kind:meeting")
+    await coordinator.tap("Meeting")
     photo = [PhotoSize(file_id="p", file_unique_id="u", width=1, height=1)]
     out = await coordinator.send_media(photo=photo)
     assert "Please answer with text or the buttons above" in texts(out)[0]
@@ -282,9 +281,9 @@ async def test_admin_picks_the_network(session, person, saida, irbid):
     admin = person(ADMIN_ID)
     out = await admin.send("/newevent")
     assert {f"net:newevent:{saida.id}", f"net:newevent:{irbid.id}"} <= set(data_of(out))
-    out = await admin.press(f"net:newevent:{irbid.id}")
+    out = await admin.tap("Irbid Network")
     assert "New event for <b>Irbid Network</b>" in texts(out)[0]
-    await admin.press("nev:kind:workshop")
+    await admin.tap("Workshop")
     out = await admin.send("Youth workshop")
     assert "Jordan Time" in texts(out)[0]
 
@@ -312,7 +311,7 @@ async def test_rsvp_tap_records_changes_and_shows_the_answer(session, person, sa
     assert "Your answer: Maybe." in texts(out)[0] and "First aid" in texts(out)[0]
     assert f"ev:show:{event.id}" in data_of(out)
     # The event's own view shows the answer with the buttons.
-    out = await member.press(f"ev:show:{event.id}")
+    out = await member.tap("1. First aid")
     assert "Your answer: Maybe." in texts(out)[-1]
     assert f"rsvp:{event.id}:no" in data_of(out) and f"ev:edit:{event.id}" not in data_of(out)
     # /mydata carries the answer too.
@@ -370,7 +369,7 @@ async def test_coordinator_sees_answers_and_marks_who_came(session, person, said
     await person(GOING).press(f"rsvp:{event.id}:going")
     await person(MAYBE).press(f"rsvp:{event.id}:maybe")
     await person(DECLINED).press(f"rsvp:{event.id}:no")
-    out = await coordinator.press(f"ev:who:{event.id}")
+    out = await coordinator.tap("👥 Answers")
     text = texts(out)[-1]
     assert "✅ Going (1): Rana" in text and "🤔 Maybe (1): Omar" in text
     assert "❌ Not going (1): Sami" in text and "No answer yet (2): Hana and Lina" in text
@@ -386,15 +385,15 @@ async def test_coordinator_sees_answers_and_marks_who_came(session, person, said
     await session.commit()
     out = await coordinator.send("/events")
     assert "mark who came" in texts(out)[0] and f"ev:attend:{past.id}" in data_of(out)
-    out = await coordinator.press(f"ev:attend:{past.id}")
+    out = await coordinator.tap("✔ Monthly meeting")
     rana = (await actor(session, GOING)).user.id
     assert "Who came to <b>Monthly meeting</b>?" in texts(out)[-1]
     assert data_of(out)[0] == f"att:{past.id}:{rana}"  # those who said yes come first
-    out = await coordinator.press(f"att:{past.id}:{rana}")
+    out = await coordinator.tap("▫️ Rana")
     assert "Marked as present." in texts(out) and "Marked: 1." in texts(out)[0]
     assert "✅ Rana" in [b[0] for b in buttons(out)]
     assert await repo.attended_count(session, past.id) == 1
-    out = await coordinator.press(f"att:{past.id}:{rana}")
+    out = await coordinator.tap("✅ Rana")
     assert "Mark removed." in texts(out)
     assert await repo.attended_count(session, past.id) == 0
     # Someone outside the network cannot be marked (a forged user id).
@@ -420,9 +419,9 @@ async def test_change_time_then_cancel_tells_those_going_or_maybe(
     assert {f"ev:who:{event.id}", f"ev:edit:{event.id}", f"ev:cancel:{event.id}"} <= set(
         data_of(out)
     )
-    out = await coordinator.press(f"ev:edit:{event.id}")
+    out = await coordinator.tap("✏️ Change")
     assert data_of(out)[:2] == [f"ev:time:{event.id}", f"ev:place:{event.id}"]
-    out = await coordinator.press(f"ev:time:{event.id}")
+    out = await coordinator.tap("🕔 Time")
     assert "It will still last 2 hours." in texts(out)[0]
     out = await coordinator.send(local(-2, 9))
     assert texts(out) == ["This time has already passed. Please choose a time in the future."]
@@ -457,7 +456,7 @@ async def test_change_time_then_cancel_tells_those_going_or_maybe(
 
     out = await coordinator.press(f"ev:cancel:{event.id}")
     assert data_of(out) == [f"ev:cancel_ok:{event.id}", f"ev:show:{event.id}"]
-    out = await coordinator.press(f"ev:cancel_ok:{event.id}")
+    out = await coordinator.tap("Yes, cancel the event")
     assert "The event is cancelled. 2 people" in texts(out)[-1]
     (upload,) = [r for r in out if isinstance(r, SendDocument)]
     cal = icalendar.Calendar.from_ical(upload.document.data)  # type: ignore[union-attr]
@@ -491,17 +490,16 @@ async def test_settings_change_the_reminder_offsets(session, person, saida, irbi
     assert labels[f"remoff:{saida.id}:1440"].startswith("🔔")
     assert labels[f"remoff:{saida.id}:180"].startswith("▫️")
     # The other settings of the network are one tap away.
-    digest = next(d for d in data_of(out) if d.startswith("dgset:"))
-    nudges = next(d for d in data_of(out) if d.startswith("rset:"))
-    assert "weekly digest" in texts(await coordinator.press(digest))[-1].lower()
-    assert "Report settings of" in texts(await coordinator.press(nudges))[-1]
+    assert "weekly digest" in texts(await coordinator.tap("📰 Weekly digest"))[-1].lower()
+    await coordinator.send("/settings")  # the digest settings replaced the hub
+    assert "Report settings of" in texts(await coordinator.tap("⏰ Nudge settings"))[-1]
     out = await coordinator.send("/settings")
-    out = await coordinator.press(f"remoff:{saida.id}:180")
+    out = await coordinator.tap("▫️ 3 hours")
     assert "1 day, 3 hours, and 1 hour before" in texts(out)[-1]
     assert await repo.reminder_offsets(session, saida.id) == [1440, 180, 60]
-    await coordinator.press(f"remoff:{saida.id}:1440")
+    await coordinator.tap("🔔 1 day")
     assert await repo.reminder_offsets(session, saida.id) == [180, 60]
-    out = await coordinator.press(f"remoff:{saida.id}:0")
+    out = await coordinator.tap("⌨️ Type other times")
     assert "<code>1d 3h 30m</code>" in texts(out)[-1]
     out = await coordinator.send("soon")
     assert texts(out)[0].startswith("Please send up to 6 times")

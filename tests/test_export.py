@@ -18,14 +18,14 @@ from bot.cli import main
 from bot.export import Sheet, to_csv, to_xlsx
 from bot.i18n import create_i18n
 from bot.services import reports as service
-from bot.services.access import Actor
+from bot.services.access import AccessDenied, Actor
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from storage.models import AuditEntry, Network, User, utcnow
 from storage.models.reports import Report
 from storage.repositories import users
-from tests.conftest import buttons, texts
 from tests.helpers import make_network, member_of
+from tests.people import buttons, texts
 
 ARABIC = "ورشة توعية حول المخدرات مع ٢٥ شاباً"
 
@@ -138,7 +138,7 @@ async def test_export_service_one_network_only_and_audited(session, person):
     assert entry is not None and entry.network_id == saida.id and entry.details["rows"] == 4
     assert entry.details["via"] == "bot" and entry.actor_id is not None
     # another network's export is refused, and not logged
-    with pytest.raises(Exception, match="does not coordinate"):
+    with pytest.raises(AccessDenied, match="does not coordinate"):
         await service.export_reports(
             session,
             network_id=irbid.id,
@@ -172,7 +172,7 @@ async def test_export_in_the_bot_in_arabic(session, person):
     out = await coordinator.send("/export")
     periods = [b[1] for b in buttons(out)]
     assert f"rx:{saida.id}:week" in periods and f"rx:{saida.id}:custom" in periods
-    out = await coordinator.press(f"rx:{saida.id}:all")
+    out = await coordinator.tap("كل الفترات")
     docs = [r for r in out if isinstance(r, SendDocument)]
     assert [d.document.filename for d in docs] == [
         "reports-saida-start-now.csv",
@@ -185,7 +185,7 @@ async def test_export_in_the_bot_in_arabic(session, person):
     assert xlsx.sheet_view.rightToLeft  # an Arabic-speaking coordinator's sheet reads RTL
     assert xlsx.max_row == 4
     # typed dates
-    out = await coordinator.press(f"rx:{saida.id}:custom")
+    out = await coordinator.tap("تواريخ أخرى…")
     today = service.local_today(saida, utcnow())
     out = await coordinator.send("yesterday")
     assert "YYYY-MM-DD" in texts(out)[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import time
@@ -435,7 +436,7 @@ async def test_send_document_upload_and_download(api: FakeBotAPI, bot: Bot):
     assert doc.file_name == "report.csv"
     assert doc.mime_type == "text/csv"
     assert doc.file_size == len(payload)
-    assert doc.file_unique_id
+    assert re.fullmatch(r"AgAD[0-9a-f]{6}\d{6}", doc.file_unique_id)  # per server, then a count
     assert sent.caption == "Monthly report"
     assert sent.caption_entities is not None and sent.caption_entities[0].type == "italic"
     assert api.file_content(doc.file_id) == payload
@@ -575,7 +576,7 @@ async def test_callback_queries(api: FakeBotAPI, bot: Bot):
     assert query.id == update["callback_query"]["id"]
     assert query.data == "blue"
     assert query.from_user.id == ALICE
-    assert query.chat_instance
+    assert re.fullmatch(r"-1\d{18}", query.chat_instance)  # stable per chat, like Telegram's
     assert query.message is not None and query.message.message_id == sent.message_id
     assert await bot.answer_callback_query(query.id, text="Saved", show_alert=True) is True
     answers = api.callback_answers(ALICE)

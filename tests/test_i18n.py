@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from bot.i18n import LOCALES_DIR, compile_catalogs, create_i18n
 from storage.models import User
-from tests.conftest import buttons, texts
 from tests.helpers import make_network, member_of
+from tests.people import buttons, texts
 
 LOCALES = ("ar", "en", "fr")
 PLACEHOLDER = re.compile(r"\{\w+\}")
@@ -84,7 +84,7 @@ async def test_language_switch_is_remembered(session, person) -> None:
     await member_of(session, p, network)
     out = await p.send("/language")
     assert ("✓ English", "lang:en") in buttons(out)
-    out = await p.press("lang:ar")
+    out = await p.tap("العربية")
     assert texts(out)[0] == create_i18n("en").gettext(
         "From now on I will speak {language}.", locale="ar"
     ).format(language="العربية")

@@ -27,9 +27,9 @@ from bot.flow import FloodGuard
 from storage.engine import connections_held, create_engine, create_session_pool, db_scope
 from storage.migrate import upgrade
 from storage.models import Membership
-from tests.conftest import ADMIN_ID, Person, texts
 from tests.helpers import join, make_invite, make_network
 from tests.mocked_bot import MockedBot, MockedSession
+from tests.people import ADMIN_ID, Person, texts
 
 APOLOGY = "Sorry, something went wrong on my side. Please try again."
 
@@ -240,7 +240,7 @@ async def test_updates_of_one_chat_are_handled_in_order(tmp_path: Path) -> None:
     help_text, language_menu = sent_texts(bot, 701)
     assert "Here is what you can do" in help_text
     assert "lang:en" in str(bot.session.requests[-1].reply_markup)  # type: ignore[attr-defined]
-    assert language_menu
+    assert language_menu == "Choose your language:"
 
 
 async def test_a_bounded_number_of_updates_in_flight(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import pytest
 from aiogram.fsm.storage.redis import RedisStorage
 
 from bot.factory import create_dispatcher, create_fsm_storage
-from tests.conftest import Person, buttons
 from tests.helpers import make_invite, make_network
+from tests.people import Person, buttons
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -54,7 +54,7 @@ async def test_dialog_state_in_redis(redis_url, settings, session_pool, session,
     invite = await make_invite(session, network.id)
     first = Person(create_dispatcher(settings, session_pool, bot, storage=storage), bot, 555)
     await first.send(f"/start {invite.code}")
-    await first.press("lang:en")
+    await first.tap("✓ English")
     # another process (another dispatcher, another storage client) carries on
     other_storage = create_fsm_storage(settings, session_pool)
     second = Person(

@@ -5,8 +5,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from storage.models import AuditEntry, Membership, MembershipStatus, User, utcnow
-from tests.conftest import buttons, texts
 from tests.helpers import join, make_invite, make_network
+from tests.people import buttons, texts
 
 
 async def test_join_by_deep_link_in_english(session, person):
@@ -14,7 +14,10 @@ async def test_join_by_deep_link_in_english(session, person):
     invite = await make_invite(session, network.id)
     p = person(101)
     out = await join(p, invite.code)
-    assert any("Welcome to <b>Saida Network</b>" in t for t in texts(out))
+    assert (
+        "Welcome to <b>Saida Network</b>! You will get meeting reminders and updates here. Send "
+        "/help to see what you can do."
+    ) in texts(out)
     markups = [getattr(r, "reply_markup", None) for r in out]
     keyboards = [m for m in markups if type(m).__name__ == "ReplyKeyboardMarkup"]
     assert keyboards and keyboards[0].keyboard[0][0].text == "📝 Report an activity"
@@ -31,12 +34,18 @@ async def test_used_up_code_is_refused(session, person):
     invite = await make_invite(session, network.id, max_uses=1)
     await join(person(101), invite.code)
     out = await person(102).send(f"/join {invite.code}")
-    assert any("already been used" in t for t in texts(out))
+    assert texts(out) == [
+        "This invite to Saida Network has already been used as many times as allowed. Ask your "
+        "coordinator for a new one."
+    ]
 
 
 async def test_wrong_code(person, session):
     out = await person(101).send("/start nosuchcode123")
-    assert any("I do not know this code" in t for t in texts(out))
+    assert texts(out) == [
+        "I do not know this code. Check it with your coordinator, or open the invite link they "
+        "sent you."
+    ]
 
 
 async def test_expired_and_revoked(session, person):
@@ -45,12 +54,16 @@ async def test_expired_and_revoked(session, person):
     invite.expires_at = utcnow() - timedelta(minutes=1)
     await session.commit()
     out = await person(101).send(f"/join {invite.code}")
-    assert any("has expired" in t for t in texts(out))
+    assert texts(out) == [
+        "This invite to Saida Network has expired. Ask your coordinator for a new one."
+    ]
     other = await make_invite(session, network.id)
     other.revoked_at = utcnow()
     await session.commit()
     out = await person(101).send(f"/join {other.code}")
-    assert any("was withdrawn" in t for t in texts(out))
+    assert texts(out) == [
+        "This invite to Saida Network was withdrawn. Ask your coordinator for a new one."
+    ]
 
 
 async def test_arabic_dialog(session, person):
@@ -72,11 +85,11 @@ async def test_escapes_and_limits_the_name(session, person):
     invite = await make_invite(session, network.id)
     p = person(104)
     await p.send(f"/start {invite.code}")
-    await p.press("lang:en")
+    await p.tap("✓ English")
     out = await p.send("x" * 65)
-    assert any("1 to 64 characters" in t for t in texts(out))
+    assert texts(out) == ["Please send a name of 1 to 64 characters, on one line."]
     out = await p.send("A <b>&")
-    assert any("A &lt;b&gt;&amp;" in t for t in texts(out))
+    assert texts(out) == ["Thank you, A &lt;b&gt;&amp;. What is your field of work?"]
 
 
 async def test_cancel_leaves_nothing_stored(session, person):
@@ -84,7 +97,7 @@ async def test_cancel_leaves_nothing_stored(session, person):
     invite = await make_invite(session, network.id)
     p = person(105)
     await p.send(f"/start {invite.code}")
-    await p.press("lang:fr")
+    await p.tap("Français")
     out = await p.send("/cancel")
     assert texts(out) and "Nothing was changed" in texts(out)[0]
     out = await p.send("Rana")  # no longer in the dialog
@@ -97,23 +110,23 @@ async def test_declining_consent_stores_nothing(session, person):
     invite = await make_invite(session, network.id)
     p = person(106)
     await p.send(f"/start {invite.code}")
-    await p.press("lang:en")
+    await p.tap("✓ English")
     await p.send("Rana")
-    await p.press("sec:ngo")
-    out = await p.press("consent:0")
-    assert any("Nothing was stored" in t for t in texts(out))
+    await p.tap("NGO staff")
+    out = await p.tap("No, thanks")
+    assert texts(out) == ["Understood. Nothing was stored. You can join later with the same link."]
     assert await session.scalar(select(func.count()).select_from(User)) == 0
 
 
 async def test_dialog_survives_a_restart(session, settings, session_pool, bot, person):
     """FSM state lives in the database: a new dispatcher carries on the same dialog."""
     from bot.factory import create_dispatcher
-    from tests.conftest import Person
+    from tests.people import Person
 
     network = await make_network(session)
     invite = await make_invite(session, network.id)
     await person(107).send(f"/start {invite.code}")
-    await person(107).press("lang:en")
+    await person(107).tap("✓ English")
     restarted = Person(create_dispatcher(settings, session_pool, bot), bot, 107)
     out = await restarted.send("Rana")
     assert "sec:teacher" in [b[1] for b in buttons(out)]
@@ -134,13 +147,15 @@ async def test_approval_flow(session, person):
     assert m is not None and m.status == MembershipStatus.PENDING
     # the pending member is not yet a member
     out = await member.send("/leave")
-    assert any("join your network first" in t for t in texts(out))
-    out = await coordinator.press(approve)
+    assert texts(out) == [
+        "Please join your network first: open your invite link or send /join CODE."
+    ]
+    out = await coordinator.tap("Approve")
     assert any(getattr(r, "chat_id", None) == 201 and "approved" in r.text for r in out)
     await session.refresh(m)
     assert m.status == MembershipStatus.ACTIVE
-    out = await coordinator.press(approve)
-    assert any("already handled" in t for t in texts(out))
+    out = await coordinator.press(approve)  # the same button again, already handled
+    assert texts(out) == ["This request was already handled."]
 
 
 async def test_join_twice_is_refused_politely(session, person):
@@ -148,9 +163,12 @@ async def test_join_twice_is_refused_politely(session, person):
     p = person(108)
     await join(p, (await make_invite(session, network.id)).code)
     out = await p.send(f"/join {(await make_invite(session, network.id)).code}")
-    assert any("already a member of Saida Network" in t for t in texts(out))
+    assert texts(out) == ["You are already a member of Saida Network."]
 
 
 async def test_join_without_code_explains(person):
     out = await person(109).send("/join")
-    assert any("/join Ab3dE5fG7hJ9" in t for t in texts(out))
+    assert texts(out) == [
+        "Send the code your coordinator gave you after /join, for example:\n<code>/join "
+        "Ab3dE5fG7hJ9</code>"
+    ]

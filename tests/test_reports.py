@@ -17,8 +17,8 @@ from bot.factory import create_dispatcher
 from bot.services import reports as service
 from storage.models import User, utcnow
 from storage.models.reports import Report
-from tests.conftest import Person, buttons, texts
 from tests.helpers import make_network, member_of
+from tests.people import Person, buttons, texts
 
 _ids = itertools.count(50_000)
 
@@ -65,19 +65,19 @@ async def file_report(member: Person, description: str = "Football and talk") ->
     """The common path: six taps and one typed text."""
     out = await member.send("/report")
     assert "rt:workshop" in data(out), out
-    out = await member.press("rt:awareness")
+    out = await member.tap("Awareness session")
     assert "rd:0" in data(out)
-    out = await member.press("rd:0")
+    out = await member.tap("Today", contains=True)
     assert "rn:20" in data(out)
-    out = await member.press("rn:20")
+    out = await member.tap("20")
     assert "ra:youth" in data(out)
-    out = await member.press("ra:youth")
-    assert any("Describe the activity" in t for t in texts(out))
+    out = await member.tap("Young people (18–29)")
+    assert texts(out) == ["Describe the activity in a few words (up to 1,000 characters)."]
     out = await member.send(description)
     assert "rf:skip_file" in data(out)
-    out = await member.press("rf:skip_file")
+    out = await member.tap("Skip")
     assert "rf:submit" in data(out)
-    return await member.press("rf:submit")
+    return await member.tap("✅ Submit")
 
 
 async def test_whole_dialog_in_six_taps(session, person):
@@ -108,16 +108,16 @@ async def test_whole_dialog_in_six_taps(session, person):
 async def test_html_in_the_description_is_escaped_in_every_view(session, person):
     _network, member, coordinator = await setup(session, person)
     out = await member.send("/report")
-    await member.press("rt:workshop")
-    await member.press("rd:1")
-    await member.press("rn:5")
-    await member.press("ra:none")
+    await member.tap("Workshop")
+    await member.tap("Yesterday", contains=True)
+    await member.tap("5")
+    await member.tap("Skip")
     await member.send("<script>alert(1)</script> & <b")
-    out = await member.press("rf:skip_file")
+    out = await member.tap("Skip")
     preview = texts(out)[-1]
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b" in preview
     assert "<script>" not in preview
-    await member.press("rf:submit")
+    await member.tap("✅ Submit")
     report = await session.scalar(select(Report))
     out = await coordinator.press(f"rv:{report.id}")
     view = texts(out)[-1]
@@ -128,13 +128,13 @@ async def test_the_persistent_button_and_yesterday(session, person):
     network, member, _c = await setup(session, person)
     out = await member.send("📝 Report an activity")
     assert "rt:workshop" in data(out)
-    await member.press("rt:mentoring")
-    await member.press("rd:1")
+    await member.tap("Mentoring")
+    await member.tap("Yesterday", contains=True)
     await member.send("12")
-    await member.press("ra:none")
+    await member.tap("Skip")
     await member.send("Mentoring two brothers")
-    await member.press("rf:skip_file")
-    await member.press("rf:submit")
+    await member.tap("Skip")
+    await member.tap("✅ Submit")
     report = await session.scalar(select(Report))
     assert report.activity_date == service.local_today(network, utcnow()) - timedelta(days=1)
     assert report.age_group is None and report.participants == 12
@@ -143,7 +143,7 @@ async def test_the_persistent_button_and_yesterday(session, person):
 async def test_bad_dates_are_refused_with_the_reason(session, person):
     network, member, _c = await setup(session, person)
     await member.send("/report")
-    await member.press("rt:dialogue")
+    await member.tap("Dialogue session")
     today = service.local_today(network, utcnow())
     out = await member.send((today + timedelta(days=1)).isoformat())
     assert texts(out) == [
@@ -176,8 +176,8 @@ def _key(p: Person):  # type: ignore[no-untyped-def]
 async def test_bad_numbers_get_a_polite_re_ask(session, person):
     _network, member, _c = await setup(session, person)
     await member.send("/report")
-    await member.press("rt:culture")
-    await member.press("rd:0")
+    await member.tap("Sports, arts or culture")
+    await member.tap("Today", contains=True)
     ask = "Please send just the number of participants, for example 20."
     assert texts(await member.send("about 20")) == [ask]
     assert texts(await member.send("-3")) == [ask]
@@ -193,10 +193,10 @@ async def test_bad_numbers_get_a_polite_re_ask(session, person):
 async def test_description_length_limit(session, person):
     _network, member, _c = await setup(session, person)
     await member.send("/report")
-    await member.press("rt:workshop")
-    await member.press("rd:0")
+    await member.tap("Workshop")
+    await member.tap("Today", contains=True)
     await member.send("1,200")
-    await member.press("ra:mixed")
+    await member.tap("Mixed ages")
     out = await member.send("x" * 1001)
     assert texts(out) == [
         "Your text has 1,001 characters; the limit is 1,000. Please shorten it and send it again."
@@ -211,21 +211,21 @@ async def test_description_length_limit(session, person):
 async def test_photo_and_document_are_kept_as_file_ids(session, person):
     _network, member, _c = await setup(session, person)
     await member.send("/report")
-    await member.press("rt:workshop")
-    await member.press("rd:0")
-    await member.press("rn:15")
-    await member.press("ra:children")
+    await member.tap("Workshop")
+    await member.tap("Today", contains=True)
+    await member.tap("15")
+    await member.tap("Children (under 12)")
     await member.send("Drawing workshop")
     out = await member.send("here is a photo")  # text where a file is expected
     assert texts(out) == ["Please send a photo or a document, or tap Skip."]
     out = await send_file(member, file_id="BIG-PHOTO")
     assert "📎 Photo attached" in texts(out)[-1]
     # change it for a document from the preview
-    out = await member.press("rf:edit_file")
+    out = await member.tap("✏️ Photo or document")
     assert {"rf:skip_file", "rf:remove_file"} <= set(data(out))
     out = await send_file(member, kind="document", file_id="DOC-9")
     assert "📎 Document attached" in texts(out)[-1]
-    await member.press("rf:submit")
+    await member.tap("✅ Submit")
     report = await session.scalar(select(Report))
     assert (report.attachment_kind, report.attachment_file_id) == ("document", "DOC-9")
 
@@ -233,13 +233,13 @@ async def test_photo_and_document_are_kept_as_file_ids(session, person):
 async def test_photo_with_caption_at_the_description_step(session, person):
     _network, member, _c = await setup(session, person)
     await member.send("/report")
-    await member.press("rt:workshop")
-    await member.press("rd:0")
-    await member.press("rn:15")
-    await member.press("ra:none")
+    await member.tap("Workshop")
+    await member.tap("Today", contains=True)
+    await member.tap("15")
+    await member.tap("Skip")
     out = await send_file(member, caption="Photo of the drawing workshop")
     assert "rf:submit" in data(out)  # straight to the preview
-    await member.press("rf:submit")
+    await member.tap("✅ Submit")
     report = await session.scalar(select(Report))
     assert report.description == "Photo of the drawing workshop"
     assert report.attachment_file_id == "PHOTO-1"  # the largest size
@@ -248,23 +248,23 @@ async def test_photo_with_caption_at_the_description_step(session, person):
 async def test_cancel_stores_nothing_and_the_preview_can_fix_a_field(session, person):
     _network, member, _c = await setup(session, person)
     await member.send("/report")
-    await member.press("rt:workshop")
-    await member.press("rd:0")
+    await member.tap("Workshop")
+    await member.tap("Today", contains=True)
     out = await member.send("/cancel")
     assert texts(out) == ["Cancelled. Nothing was changed."]
     assert await member.dp.storage.get_state(_key(member)) is None
     await member.send("/report")
-    await member.press("rt:workshop")
-    await member.press("rd:0")
-    await member.press("rn:30")
-    await member.press("ra:none")
+    await member.tap("Workshop")
+    await member.tap("Today", contains=True)
+    await member.tap("30")
+    await member.tap("Skip")
     await member.send("Session")
-    out = await member.press("rf:skip_file")
-    out = await member.press("rf:edit_num")
+    out = await member.tap("Skip")
+    out = await member.tap("✏️ Participants")
     assert "rn:20" in data(out)
     out = await member.send("31")
     assert "31 participants" in texts(out)[-1] and "rf:submit" in data(out)
-    out = await member.press("rf:cancel")
+    out = await member.tap("Cancel")
     assert texts(out) == ["Cancelled. Nothing was stored."]
     assert await count_reports(session) == 0
 
@@ -274,17 +274,17 @@ async def test_a_half_filled_dialog_survives_a_restart(
 ):
     _network, member, _c = await setup(session, person)
     await member.send("/report")
-    await member.press("rt:training")
-    await member.press("rd:0")
+    await member.tap("Training attended")
+    await member.tap("Today", contains=True)
     # the bot restarts: a new dispatcher on the same database
     dp2 = create_dispatcher(settings, session_pool, bot)
     again = Person(dp2, bot, member.user.id)
     out = await again.send("25")
     assert "ra:youth" in data(out)
-    await again.press("ra:adults")
+    await again.tap("Adults (30 and over)")
     await again.send("Training on early signs")
-    await again.press("rf:skip_file")
-    await again.press("rf:submit")
+    await again.tap("Skip")
+    await again.tap("✅ Submit")
     report = await session.scalar(select(Report))
     assert (report.activity_type, report.participants) == ("training", 25)
 
@@ -294,12 +294,12 @@ async def test_arabic_member_sees_dates_and_numbers_in_arabic(session, person):
     member = person(7, language_code="ar")
     await member_of(session, member, network, lang="ar", name="سارة")
     await member.send("/report")
-    await member.press("rt:workshop")
-    out = await member.press("rd:0")
+    await member.tap("ورشة عمل")
+    out = await member.tap("اليوم", contains=True)
     await member.send("1500")
-    await member.press("ra:none")
+    await member.tap("تخطي")
     await member.send("ورشة عن الوقاية مع الشباب")
-    out = await member.press("rf:skip_file")
+    out = await member.tap("تخطي")
     preview = texts(out)[-1]
     today = service.local_today(network, utcnow())
     assert service.fmt_date(today, "ar", "long") in preview  # an Arabic month name
@@ -309,12 +309,12 @@ async def test_arabic_member_sees_dates_and_numbers_in_arabic(session, person):
     member = person(17, language_code="fr")
     await member_of(session, member, network, lang="fr", name="Léa")
     await member.send("/report")
-    await member.press("rt:workshop")
-    await member.press("rd:0")
+    await member.tap("Atelier")
+    await member.tap("Aujourd'hui", contains=True)
     await member.send("1500")
-    await member.press("ra:none")
+    await member.tap("Passer")
     await member.send("Atelier")
-    out = await member.press("rf:skip_file")
+    out = await member.tap("Passer")
     assert "1\u202f500" in texts(out)[-1]
 
 
@@ -326,15 +326,15 @@ async def test_member_picks_the_network_when_in_several(session, person):
     await member_of(session, member, irbid)
     out = await member.send("/report")
     assert set(data(out)) == {f"net:report:{saida.id}", f"net:report:{irbid.id}"}
-    out = await member.press(f"net:report:{irbid.id}")
+    out = await member.tap("Irbid Network")
     assert "Irbid Network" in texts(out)[0] and "rt:workshop" in data(out)
-    await member.press("rt:workshop")
-    await member.press("rd:0")
-    await member.press("rn:5")
-    await member.press("ra:none")
+    await member.tap("Workshop")
+    await member.tap("Today", contains=True)
+    await member.tap("5")
+    await member.tap("Skip")
     await member.send("In Irbid")
-    await member.press("rf:skip_file")
-    await member.press("rf:submit")
+    await member.tap("Skip")
+    await member.tap("✅ Submit")
     report = await session.scalar(select(Report))
     assert report.network_id == irbid.id
     # a network they are not in cannot be picked with a forged button
@@ -370,20 +370,20 @@ async def test_myreports_edit_and_withdraw_within_24_hours(session, person):
     out = await member.send("/myreports")
     assert f"R-{report.id}" in texts(out)[0]
     assert {f"rm:{report.id}:edit", f"rm:{report.id}:withdraw"} <= set(data(out))
-    out = await member.press(f"rm:{report.id}:edit")
+    out = await member.tap("✏️ R-1 · First version")
     assert "✅ Save changes" in [b[0] for b in buttons(out)]
-    await member.press("rf:edit_desc")
+    await member.tap("✏️ Description")
     out = await member.send("Second version")
     assert "Second version" in texts(out)[-1]
-    out = await member.press("rf:submit")
+    out = await member.tap("✅ Save changes")
     assert texts(out)[-1] == f"Your report R-{report.id} was updated."
     await session.refresh(report)
     assert report.description == "Second version" and report.updated_at is not None
     assert await count_reports(session) == 1
     # withdraw: asked first
-    out = await member.press(f"rm:{report.id}:withdraw")
+    out = await member.tap("🗑 R-1 · First version")
     assert f"rm:{report.id}:confirm" in data(out)
-    out = await member.press(f"rm:{report.id}:keep")
+    out = await member.tap("No, keep it")
     assert await count_reports(session) == 1
     out = await member.press(f"rm:{report.id}:confirm")
     assert texts(out) == [f"Report R-{report.id} was withdrawn."]
@@ -434,27 +434,27 @@ async def test_coordinator_lists_filters_pages_and_reviews(session, person, bot)
     opened = [d for d in data(out) if d.startswith("rv:")]
     assert len(opened) == service.PAGE_SIZE
     assert f"rl:{network.id}:1::0" in data(out)
-    out = await coordinator.press(f"rl:{network.id}:1::0")
+    out = await coordinator.tap("›")
     assert "Page 2 of 2" in texts(out)[0]
     assert len([d for d in data(out) if d.startswith("rv:")]) == 3
     # filter by type and by period
-    out = await coordinator.press(f"rtm:{network.id}:0")
+    out = await coordinator.tap("Type: all types")
     assert f"rl:{network.id}:0:workshop:0" in data(out)
-    out = await coordinator.press(f"rl:{network.id}:0:workshop:0")
+    out = await coordinator.tap("Workshop")
     assert "5 reports (Workshop · all time)" in texts(out)[0]
     out = await coordinator.press(f"rl:{network.id}:0::30")
     assert "6 reports (last 30 days)" in texts(out)[0]
     # open the newest (with its photo) and review it
     newest = await session.scalar(select(Report).where(Report.description == "report 0"))
-    out = await coordinator.press(f"rv:{newest.id}")
+    out = await coordinator.tap("R-1")
     assert type(out[1]).__name__ == "SendPhoto" and out[1].photo == "PH-0"
     assert {f"rr:{newest.id}:ok", f"rr:{newest.id}:flag"} <= set(data(out))
-    out = await coordinator.press(f"rr:{newest.id}:ok")
+    out = await coordinator.tap("✓ Mark reviewed")
     assert "Status: reviewed" in texts(out)[-1]
     await session.refresh(newest)
     assert newest.status == "reviewed" and newest.reviewed_at is not None
     # flag with a note: the author is told, in their language
-    out = await coordinator.press(f"rr:{newest.id}:flag")
+    out = await coordinator.tap("⚑ Flag with a note")
     assert "Write a short note" in texts(out)[0]
     out = await coordinator.send("x" * 501)
     assert "limit is 500" in texts(out)[0]
@@ -529,7 +529,7 @@ async def test_coordinators_get_one_notice_per_batch(session, person, delivery, 
     assert len([d for d in data([en]) if d.startswith("rv:")]) == 3
     assert f"rl:{network.id}:0::0" in data([en])
     # the coordinator opens it from the notice
-    out = await coordinator.press(data([en])[0])
+    out = await coordinator.tap("Open R-2")
     assert "Status: new" in texts(out)[-1]
 
 
@@ -545,14 +545,14 @@ async def test_a_coordinators_own_report_is_not_notified_to_them(session, person
 
 
 async def test_leaving_anonymises_reports_and_mydata_lists_them(session, person):
-    network, member, coordinator = await setup(session, person)
+    _network, member, coordinator = await setup(session, person)
     await file_report(member, "Kept for the statistics")
     out = await member.send("/mydata")
     doc = next(r for r in out if type(r).__name__ == "SendDocument")
     mine = json.loads(doc.document.data)["activity_reports"]
     assert [r["description"] for r in mine] == ["Kept for the statistics"]
     out = await member.send("/leave")
-    await member.press(f"leave:{network.id}:1")
+    await member.tap("Yes, leave and erase")
     report = await session.scalar(select(Report).execution_options(populate_existing=True))
     assert report is not None and report.author_id is None
     assert report.author_sector == "youth_worker"
@@ -564,13 +564,13 @@ async def test_nudge_settings_from_reports(session, person):
     network, _member, coordinator = await setup(session, person)
     out = await coordinator.send("/reports")
     assert f"rset:{network.id}:show:0" in data(out)
-    out = await coordinator.press(f"rset:{network.id}:show:0")
+    out = await coordinator.tap("⏰ Nudge settings")
     assert "Reminders are <b>off</b>" in texts(out)[0]
     assert "not on Saturday and Sunday" in texts(out)[0]
-    out = await coordinator.press(f"rset:{network.id}:nudge:1")
+    out = await coordinator.tap("Turn reminders on")
     assert "Reminders are <b>on</b>" in texts(out)[-1]
-    out = await coordinator.press(f"rset:{network.id}:days:7")
-    out = await coordinator.press(f"rset:{network.id}:age:90")
+    out = await coordinator.tap("7 days")
+    out = await coordinator.tap("dates up to 90 days back")
     out = await coordinator.press(f"rset:{network.id}:days:8")  # not a choice: ignored
     settings = await service.get_settings(session, network.id)
     assert (settings.nudge_enabled, settings.nudge_days, settings.max_age_days) == (True, 7, 90)

@@ -12,8 +12,8 @@ from bot.services import reports as service
 from bot.services.access import Actor
 from storage.models import Network, User, utcnow
 from storage.models.reports import Report, ReportNudge
-from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network, member_of
+from tests.people import ADMIN_ID, buttons, texts
 
 
 def at_local(tz: str, day: date, hour: int) -> datetime:
@@ -93,7 +93,7 @@ async def test_nudges_with_a_controlled_clock(session, person, dp, delivery, bot
     assert set(sent) == {quiet.user.id, busy.user.id, irbid_member.user.id}
 
     # the button starts the report in that network
-    out = await quiet.press(f"rnew:{saida.id}")
+    out = await quiet.tap("📝 Report an activity")
     assert "Saida Network" in texts(out)[0] and "rt:workshop" in [b[1] for b in buttons(out)]
 
     # turned off: nothing

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from bot.services import registration
 from storage.models import AuditEntry, Invite, Membership, User
-from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_invite, make_network, member_of
+from tests.people import ADMIN_ID, buttons, texts
 
 
 def help_commands(out) -> set[str]:  # type: ignore[no-untyped-def]
@@ -41,9 +41,13 @@ async def test_member_cannot_use_coordinator_commands(session, person):
 
 async def test_stranger_is_told_to_join(person):
     out = await person(5).send("/leave")
-    assert any("join your network first" in t for t in texts(out))
+    assert texts(out) == [
+        "Please join your network first: open your invite link or send /join CODE."
+    ]
     out = await person(5).send("hello")
-    assert any("join your network first" in t for t in texts(out))
+    assert texts(out) == [
+        "Please join your network first: open your invite link or send /join CODE."
+    ]
 
 
 async def test_coordinator_cannot_touch_another_network(session, person):
@@ -54,10 +58,10 @@ async def test_coordinator_cannot_touch_another_network(session, person):
     await member_of(session, coordinator, saida, role="coordinator")
     stranger = person(11)
     await stranger.send(f"/start {(await make_invite(session, irbid.id)).code}")
-    await stranger.press("lang:en")
+    await stranger.tap("✓ English")
     await stranger.send("Omar")
-    await stranger.press("sec:police")
-    await stranger.press("consent:1")
+    await stranger.tap("Community police")
+    await stranger.tap("I agree")
     pending = await session.scalar(select(Membership).where(Membership.network_id == irbid.id))
     assert pending is not None and pending.status == "pending"
     out = await coordinator.press(f"appr:{pending.id}:1")
@@ -78,12 +82,12 @@ async def test_invite_in_the_bot_and_revoke(session, person):
     out = await coordinator.send("/invite")
     choices = [b[1] for b in buttons(out)]
     assert choices == [f"inv:{network.id}:member:{n}" for n in (1, 5, 20, 50)]
-    out = await coordinator.press(choices[1])
+    out = await coordinator.tap("for 5 people")
     invite = await session.scalar(select(Invite).order_by(Invite.id.desc()))
     assert invite is not None and invite.max_uses == 5
     assert any(f"https://t.me/prevnet_test_bot?start={invite.code}" in t for t in texts(out))
     assert any("for 5 people" in t for t in texts(out))
-    out = await coordinator.press(f"invrev:{invite.id}")
+    out = await coordinator.tap("Revoke this invite")
     assert "The invite was revoked." in texts(out)
     await session.refresh(invite)
     assert invite.revoked_at is not None
@@ -97,7 +101,7 @@ async def test_admin_picks_network_and_role(session, person):
     admin = person(ADMIN_ID)
     out = await admin.send("/invite")
     assert f"net:invite:{irbid.id}" in [b[1] for b in buttons(out)]
-    out = await admin.press(f"net:invite:{irbid.id}")
+    out = await admin.tap("Irbid Network")
     assert f"inv:{irbid.id}:coordinator:0" in [b[1] for b in buttons(out)]
 
 
@@ -120,8 +124,8 @@ async def test_leave_erases_personal_data(session, person):
     await member_of(session, p, network, name="Lina")
     out = await p.send("/leave")
     assert f"leave:{network.id}:1" in [b[1] for b in buttons(out)]
-    out = await p.press(f"leave:{network.id}:1")
-    assert any("erased" in t for t in texts(out))
+    out = await p.tap("Yes, leave and erase")
+    assert texts(out) == ["You left Saida Network. Your personal data has been erased. Goodbye!"]
     assert await session.scalar(select(func.count()).select_from(User)) == 0
     leave = await session.scalar(select(AuditEntry).where(AuditEntry.action == "leave"))
     assert leave is not None and leave.subject_id is None and leave.network_id == network.id
@@ -137,18 +141,26 @@ async def test_leave_one_of_two_networks_keeps_the_person(session, person):
     await member_of(session, p, irbid)
     out = await p.send("/leave")
     assert {f"net:leave:{saida.id}", f"net:leave:{irbid.id}"} <= {b[1] for b in buttons(out)}
-    await p.press(f"net:leave:{irbid.id}")
-    out = await p.press(f"leave:{irbid.id}:1")
-    assert any("still a member" in t for t in texts(out))
+    await p.tap("Irbid Network")
+    out = await p.tap("Yes, leave and erase")
+    assert texts(out) == ["You left Irbid Network. You are still a member of your other networks."]
     user = await session.scalar(select(User).where(User.tg_id == 22))
     assert user is not None and user.display_name == "Rana"
+
+
+STRANGER_HELP = (
+    "To join your Prevention Network, open your invite link or send /join CODE.\n\n"
+    "/start — Start or open an invite\n/join — Join a network with a code\n"
+    "/help — What I can do for you\n/language — Change the language\n"
+    "/cancel — Stop what we are doing"
+)
 
 
 async def test_duplicate_update_is_handled_once(person):
     p = person(30)
     first = await p.send("/help", update_id=777_000)
     again = await p.send("/help", update_id=777_000)
-    assert texts(first) and again == []
+    assert texts(first) == [STRANGER_HELP] and again == []
 
 
 async def test_handler_error_gets_an_apology_and_the_bot_goes_on(person, monkeypatch):
@@ -161,7 +173,7 @@ async def test_handler_error_gets_an_apology_and_the_bot_goes_on(person, monkeyp
     assert texts(out) == ["Sorry, something went wrong on my side. Please try again."]
     monkeypatch.undo()
     out = await p.send("/help")
-    assert texts(out)
+    assert texts(out) == [STRANGER_HELP]
 
 
 async def test_members_list_escapes_names(session, person):
@@ -185,7 +197,7 @@ async def test_blocking_the_bot_marks_the_member_unreachable(session, person):
     from aiogram.types import ChatMemberBanned, ChatMemberMember, ChatMemberUpdated, Update
     from aiogram.types import User as TgUser
 
-    from tests.conftest import _update_ids
+    from tests.people import _update_ids
 
     network = await make_network(session)
     p = person(70)

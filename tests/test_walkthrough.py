@@ -11,12 +11,12 @@ import pytest
 from aiogram.methods import SendMessage
 from sqlalchemy import select
 
-from bot.callbacks import DigestSendCb, InviteCb, NewEventCb, NewNetCb, RepMineCb
+from bot.callbacks import DigestSendCb, InviteCb, NewNetCb
 from bot.delivery import DeliveryEngine
 from storage.models import AuditEntry, Network, User
 from storage.models.events import Event
-from tests.conftest import ADMIN_ID, buttons, texts
 from tests.helpers import make_network
+from tests.people import ADMIN_ID, buttons, texts
 from tests.test_digest import add_person, add_report
 from tests.test_events_reminders import add_people
 
@@ -79,7 +79,7 @@ async def test_send_now_on_a_tuesday_counts_the_report_filed_minutes_ago(
     network = await _saida_with_a_report_of_today(session)
     maya = person(100)
     await maya.press(DigestSendCb(network_id=network.id).pack())
-    out = await maya.press(DigestSendCb(network_id=network.id, step="go").pack())
+    out = await maya.tap("📤 Yes, send it now")
     assert "The digest of Saida Network is on its way to 4 people." in texts(out)
     await outbox.run_until_idle()
     got = {r.chat_id: r.text for r in bot.take_requests() if isinstance(r, SendMessage)}
@@ -149,8 +149,7 @@ async def test_myreports_shows_the_first_words_of_each_description(session, pers
     assert labels == ["✏️ R-2 · Referred two…", "🗑 R-2 · Referred two…",
                       "✏️ R-1 · Home visit to the…", "🗑 R-1 · Home visit to the…"]
 
-    withdraw = next(d for label, d in buttons(out) if label.startswith("🗑 R-1"))
-    out = await person(101).press(withdraw)
+    out = await person(101).tap("🗑 R-1 · Home visit to the…")
     assert texts(out)[0].startswith(
         "Withdraw report R-1 (“Home visit to the &lt;Haddad&gt; family after…”)? "
         "It will be deleted."
@@ -164,7 +163,7 @@ async def test_myreports_in_arabic_quotes_the_words_with_guillemets(session, per
     assert "25 مشاركًا · «Referred two brothers to the…»" in text
     assert "25 مشاركًا · «Home visit to the &lt;Haddad&gt; family after…»" in text
     assert "R-2" not in text  # Rana's
-    out = await person(102).press(RepMineCb(report_id=3, action="withdraw").pack())
+    out = await person(102).tap("🗑 R-3 · Home visit to the…")
     assert texts(out)[0].startswith(
         "سحب التقرير R-3 («Home visit to the &lt;Haddad&gt; family after…»)؟ سيُحذف."
     )
@@ -206,9 +205,9 @@ async def test_a_bare_number_is_a_length_and_the_preview_shows_it(
     out = await hana.send(typed)
     assert texts(out)[0].startswith(shown + "\n\nWhere?")
     await hana.send("Town hall")
-    out = await hana.press(NewEventCb(step="skip").pack())
+    out = await hana.tap("No description")
     assert shown in texts(out)[0]
-    await hana.press("nev:confirm:1")
+    await hana.tap("📣 Announce")
     event = await session.scalar(select(Event).execution_options(populate_existing=True))
     assert event is not None
     assert event.starts_at == datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
@@ -254,17 +253,17 @@ async def test_admin_creates_a_network_in_the_bot_and_invites_its_coordinator(
     out = await admin.send("Mars/Olympus")
     assert texts(out) == ["I do not know the time zone “Mars/Olympus”. Please type a name "
                           "such as Asia/Beirut, or choose a button."]
-    out = await admin.press(NewNetCb(step="tz", value="Asia/Amman").pack())
+    out = await admin.tap("Asia/Amman")
     assert [label for label, _d in buttons(out)] == ["العربية", "English", "Français"]
-    out = await admin.press(NewNetCb(step="lang", value="ar").pack())
+    out = await admin.tap("العربية")
     assert texts(out) == ["Must a coordinator approve each person who joins?"]
-    out = await admin.press(NewNetCb(step="approval", value="1").pack())
+    out = await admin.tap("Yes, coordinators approve each join")
     assert texts(out) == [
         "<b>New network</b>, please check:\n\nName: <b>Irbid Network</b>\n"
         "Short name: <code>irbid-network-2</code>\nCountry: Jordan (JO)\n"
         "Time zone: Asia/Amman\nLanguage: العربية\nJoining: a coordinator approves each join"
     ]
-    out = await admin.press(NewNetCb(step="slug").pack())
+    out = await admin.tap("✏️ Change the short name")
     out = await admin.send("irbid-network")
     assert texts(out) == ["Another network already has the short name "
                           "<code>irbid-network</code>. Please type another."]
@@ -272,7 +271,7 @@ async def test_admin_creates_a_network_in_the_bot_and_invites_its_coordinator(
     assert texts(out)[0].startswith("The short name must be 2 to 32 lowercase letters")
     out = await admin.send("irbid-north")
     assert "Short name: <code>irbid-north</code>" in texts(out)[0]
-    out = await admin.press(NewNetCb(step="go").pack())
+    out = await admin.tap("✅ Create the network")
     network = await session.scalar(
         select(Network).where(Network.slug == "irbid-north")
         .execution_options(populate_existing=True)
@@ -286,7 +285,7 @@ async def test_admin_creates_a_network_in_the_bot_and_invites_its_coordinator(
     ]
     invite = InviteCb(network_id=network.id, role="coordinator").pack()
     assert data_of(out) == [invite]
-    out = await admin.press(invite)
+    out = await admin.tap("✉️ Invite its first coordinator")
     assert texts(out) == ["How many people may use this invite?"]
     entry = await session.scalar(
         select(AuditEntry).where(AuditEntry.action == "network_add",
@@ -309,16 +308,16 @@ async def test_newnetwork_in_arabic_and_refused_to_coordinators(session, person)
     assert texts(out) == ["شبكة جديدة. ما اسمها؟ مثلًا: شبكة الوقاية في صيدا."]
     out = await admin.send("شبكة الزرقاء")
     assert [label for label, _d in buttons(out)] == ["لبنان (LB)", "الأردن (JO)"]
-    await admin.press(NewNetCb(step="country", value="JO").pack())
-    await admin.press(NewNetCb(step="tz", value="Asia/Amman").pack())
-    await admin.press(NewNetCb(step="lang", value="ar").pack())
-    out = await admin.press(NewNetCb(step="approval", value="0").pack())
+    await admin.tap("الأردن (JO)")
+    await admin.tap("Asia/Amman")
+    await admin.tap("العربية")
+    out = await admin.tap("لا، تكفي الدعوة")
     assert texts(out) == [
         "<b>شبكة جديدة</b>، يرجى التحقق:\n\nالاسم: <b>شبكة الزرقاء</b>\n"
         "الاسم المختصر: <code>network</code>\nالبلد: الأردن (JO)\n"
         "المنطقة الزمنية: Asia/Amman\nاللغة: العربية\nالانضمام: تكفي الدعوة"
     ]
-    out = await admin.press(NewNetCb(step="go").pack())
+    out = await admin.tap("✅ إنشاء الشبكة")
     assert texts(out)[0].startswith("تم إنشاء الشبكة <b>شبكة الزرقاء</b>")
 
 
