@@ -18,6 +18,7 @@ from storage.migrate import upgrade
 from tests.mocked_bot import MockedBot
 from tests.people import ADMIN_ID, Person  # bench/latency.py still imports Person from here
 from tests.pg import fresh_database
+from tests.redis_server import fresh_redis
 
 
 @pytest.fixture
@@ -92,3 +93,11 @@ def person(dp: Dispatcher, bot: MockedBot):  # type: ignore[no-untyped-def]
         return Person(dp, bot, user_id, **kwargs)
 
     return make
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """An empty Redis database of this test's own (tests/redis_server.py starts the server,
+    or skips with the reason)."""
+    async with fresh_redis() as url:
+        yield url

@@ -2,48 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import subprocess
-
-import pytest
 from aiogram.fsm.storage.redis import RedisStorage
 
 from bot.factory import create_dispatcher, create_fsm_storage
 from tests.helpers import make_invite, make_network
 from tests.people import Person, buttons
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-async def _ping() -> bool:
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        return bool(await client.ping())
-    except Exception:
-        return False
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def redis_url() -> str:
-    if not await _ping() and shutil.which("redis-server"):
-        await asyncio.to_thread(
-            subprocess.run,
-            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
-             "--save", "", "--appendonly", "no"],
-            capture_output=True, timeout=30,
-        )
-        for _ in range(20):
-            if await _ping():
-                break
-            await asyncio.sleep(0.25)
-    if not await _ping():
-        pytest.skip("Redis is not reachable at 127.0.0.1:6379 and could not be started")
-    return REDIS_URL
 
 
 async def test_dialog_state_in_redis(redis_url, settings, session_pool, session, bot):
