@@ -38,6 +38,17 @@ def default_worker_id() -> str:
     return f"{_LOCAL or socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+_PROCESS_ID: list[str] = []
+
+
+def process_id() -> str:
+    """This process's id, in the format of a worker id: what logs, heartbeats and status
+    show. A delivery engine has an id of its own (several may run in one process)."""
+    if not _PROCESS_ID:
+        _PROCESS_ID.append(default_worker_id())
+    return _PROCESS_ID[0]
+
+
 def is_dead_local_worker(worker_id: str) -> bool:
     """True when the worker ran in this machine and PID namespace and its process is gone
     (or is this process, but that engine is not running any more). False when unsure."""
