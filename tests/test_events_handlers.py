@@ -1,115 +1,39 @@
-"""Events through the real dispatcher: /newevent with its refusals, RSVP taps, /events,
-answers and attendance, change and cancel, /settings, and every refusal to outsiders."""
+"""Events through the real dispatcher: /newevent with its refusals and every refusal to
+outsiders. RSVP taps, /events, answers and attendance, change and cancel, /settings:
+test_events_handlers_rsvp.py."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import UTC, timedelta
 
 import icalendar
-import pytest
-from aiogram.methods import (
-    AnswerCallbackQuery,
-    EditMessageReplyMarkup,
-    SendDocument,
-    SendMessage,
-)
+from aiogram.methods import EditMessageReplyMarkup, SendDocument
 from aiogram.types import PhotoSize
 from babel.dates import format_date
 from sqlalchemy import func, select
 
 from bot.callbacks import NewEventCb
-from bot.delivery import DeliveryEngine
 from bot.services import events
-from storage.models.events import Event, EventReminder, EventRsvp, EventSettings
+from storage.models.events import Event, EventRsvp, EventSettings
 from storage.repositories import events as repo
-from tests.helpers import make_network
-from tests.people import ADMIN_ID, buttons, texts
-from tests.test_events_reminders import (
-    COORDINATOR,
-    DECLINED,
-    GOING,
-    MAYBE,
-    MEMBERS,
-    SILENT,
-    actor,
-    add_people,
+from tests import events_dialog
+from tests.events_dialog import (
+    BEIRUT,
+    OTHER_COORDINATOR,
+    REFUSED,
+    STALE,
+    STRANGER,
+    create_event,
+    data_of,
+    local,
+    next_skipped_time,
+    stored_event,
 )
+from tests.events_helpers import COORDINATOR, GOING, MAYBE, MEMBERS
+from tests.people import ADMIN_ID, texts
 
-BEIRUT = ZoneInfo("Asia/Beirut")
-OTHER_COORDINATOR, STRANGER = 200, 300
-REFUSED = "Sorry, you are not allowed to do that."
-STALE = "This button is no longer valid."
-
-
-@pytest.fixture
-def outbox(dp, bot, session_pool):  # type: ignore[no-untyped-def]
-    """A fast delivery engine in place of the dispatcher's (no per-chat spacing)."""
-    engine = DeliveryEngine(bot, session_pool, rate=1000, per_chat_interval=0)
-    dp["delivery"] = engine
-    return engine
-
-
-@pytest.fixture
-async def saida(session, outbox):  # type: ignore[no-untyped-def]
-    network = await make_network(session, "saida")
-    await add_people(session, network)
-    return network
-
-
-@pytest.fixture
-async def irbid(session):  # type: ignore[no-untyped-def]
-    network = await make_network(session, "irbid", country="JO", timezone="Asia/Amman")
-    await add_people(session, network, [(OTHER_COORDINATOR, "Zaid", "en", "coordinator")])
-    return network
-
-
-def local(days: int, hour: int, minute: int = 0) -> str:
-    """A typed `YYYY-MM-DD HH:MM` in Beirut, ``days`` from today."""
-    day = (datetime.now(UTC).astimezone(BEIRUT) + timedelta(days=days)).date()
-    return f"{day.isoformat()} {hour:02d}:{minute:02d}"
-
-
-def next_skipped_time() -> str:
-    """A wall time that does not exist in Beirut (the coming spring-forward night)."""
-    today = datetime.now(UTC).astimezone(BEIRUT).date()
-    for n in range(1, 367):
-        day = today + timedelta(days=n)
-        try:
-            events.local_to_utc(datetime(day.year, day.month, day.day, 0, 30), BEIRUT)
-        except events.EventError:
-            return f"{day.isoformat()} 00:30"
-    raise AssertionError("no daylight-saving change within a year")
-
-
-def data_of(out: list[Any]) -> list[str]:
-    return [b[1] for b in buttons(out)]
-
-
-async def stored_event(session) -> Event:  # type: ignore[no-untyped-def]
-    event = await session.scalar(
-        select(Event).order_by(Event.id.desc()).execution_options(populate_existing=True)
-    )
-    assert event is not None
-    return event
-
-
-async def dialog_until_preview(coordinator, *, start: str, title: str = "First aid") -> Any:  # type: ignore[no-untyped-def]
-    await coordinator.send("/newevent")
-    await coordinator.tap("Training")
-    await coordinator.send(title)
-    await coordinator.send(start)
-    await coordinator.send("2h")
-    await coordinator.send("Town hall <A&B>")
-    return await coordinator.tap("No description")
-
-
-async def create_event(session, coordinator, start: str | None = None) -> Event:  # type: ignore[no-untyped-def]
-    await dialog_until_preview(coordinator, start=start or local(3, 17))
-    await coordinator.tap("📣 Announce")
-    return await stored_event(session)
+# The fixtures of tests/events_dialog.py, bound here for pytest to find.
+outbox, saida, irbid = events_dialog.outbox, events_dialog.saida, events_dialog.irbid
 
 
 # ---------------------------------------------------------------------- refusals
@@ -286,243 +210,3 @@ async def test_admin_picks_the_network(session, person, saida, irbid):
     await admin.tap("Workshop")
     out = await admin.send("Youth workshop")
     assert "Jordan Time" in texts(out)[0]
-
-
-# ------------------------------------------------------------------------ RSVP
-
-
-async def test_rsvp_tap_records_changes_and_shows_the_answer(session, person, saida, bot):
-    event = await create_event(session, person(COORDINATOR))
-    member = person(GOING)
-    out = await member.press(f"rsvp:{event.id}:going", message_id=77)
-    assert texts(out) == ["Your answer: Going."]
-    (edit,) = [r for r in out if isinstance(r, EditMessageReplyMarkup)]
-    assert edit.message_id == 77
-    assert [b.text for b in edit.reply_markup.inline_keyboard[0]] == [
-        "✓ ✅ Going", "🤔 Maybe", "❌ Not going"
-    ]
-    out = await member.press(f"rsvp:{event.id}:maybe", message_id=77)
-    assert texts(out) == ["Your answer: Maybe."]
-    rows = (await session.scalars(
-        select(EventRsvp).execution_options(populate_existing=True)
-    )).all()
-    assert [(r.answer, r.event_id) for r in rows] == [("maybe", event.id)]
-    out = await member.send("/events")
-    assert "Your answer: Maybe." in texts(out)[0] and "First aid" in texts(out)[0]
-    assert f"ev:show:{event.id}" in data_of(out)
-    # The event's own view shows the answer with the buttons.
-    out = await member.tap("1. First aid")
-    assert "Your answer: Maybe." in texts(out)[-1]
-    assert f"rsvp:{event.id}:no" in data_of(out) and f"ev:edit:{event.id}" not in data_of(out)
-    # /mydata carries the answer too.
-    out = await member.send("/mydata")
-    (doc,) = [r for r in out if type(r).__name__ == "SendDocument"]
-    answers = json.loads(doc.document.data)["event_answers"]  # type: ignore[union-attr]
-    assert [(a["event"], a["answer"]) for a in answers] == [("First aid", "maybe")]
-
-
-async def test_no_rsvp_after_cancellation_or_the_end(session, person, saida, bot, outbox):
-    coordinator = person(COORDINATOR)
-    event = await create_event(session, coordinator)
-    await coordinator.press(f"ev:cancel_ok:{event.id}")
-    out = await person(GOING).press(f"rsvp:{event.id}:going")
-    assert texts(out) == ["This event was cancelled."]
-    now = datetime.now(UTC)
-    past = await _past_event(session, saida, bot, outbox, now)
-    out = await person(GOING).press(f"rsvp:{past.id}:going")
-    assert texts(out) == ["This event is over."]
-
-
-async def test_events_list_when_nothing_is_planned(person, saida):
-    assert texts(await person(GOING).send("/events")) == ["No events are planned at the moment."]
-
-
-# ------------------------------------------------------- answers and attendance
-
-
-async def _past_event(session, network, bot, outbox, now: datetime) -> Event:  # type: ignore[no-untyped-def]
-    """An event that started an hour ago (made three hours ago)."""
-    made = now - timedelta(hours=3)
-    draft = events.Draft(
-        network_id=network.id, kind="meeting", title="Monthly meeting", place="Hall",
-        starts_at=now - timedelta(hours=1), ends_at=now - timedelta(minutes=10),
-    )
-    i18n = outbox_i18n()
-    with i18n.context(), i18n.use_locale("en"):
-        published = await events.create_event(
-            session, bot, outbox, i18n, await actor(session, COORDINATOR), draft,
-            chat_id=COORDINATOR, now=made,
-        )
-    bot.take_requests()
-    return published.event
-
-
-def outbox_i18n():  # type: ignore[no-untyped-def]
-    from bot.i18n import create_i18n
-
-    return create_i18n("en")
-
-
-async def test_coordinator_sees_answers_and_marks_who_came(session, person, saida, bot, outbox):
-    coordinator = person(COORDINATOR)
-    event = await create_event(session, coordinator)
-    await person(GOING).press(f"rsvp:{event.id}:going")
-    await person(MAYBE).press(f"rsvp:{event.id}:maybe")
-    await person(DECLINED).press(f"rsvp:{event.id}:no")
-    out = await coordinator.tap("👥 Answers")
-    text = texts(out)[-1]
-    assert "✅ Going (1): Rana" in text and "🤔 Maybe (1): Omar" in text
-    assert "❌ Not going (1): Sami" in text and "No answer yet (2): Hana and Lina" in text
-    out = await coordinator.press(f"ev:attend:{event.id}")
-    assert texts(out) == ["Attendance can be marked once the event has started."]
-
-    past = await _past_event(session, saida, bot, outbox, datetime.now(UTC))
-    await session.execute(
-        EventRsvp.__table__.insert().values(
-            event_id=past.id, user_id=(await actor(session, GOING)).user.id, answer="going",
-        )
-    )
-    await session.commit()
-    out = await coordinator.send("/events")
-    assert "mark who came" in texts(out)[0] and f"ev:attend:{past.id}" in data_of(out)
-    out = await coordinator.tap("✔ Monthly meeting")
-    rana = (await actor(session, GOING)).user.id
-    assert "Who came to <b>Monthly meeting</b>?" in texts(out)[-1]
-    assert data_of(out)[0] == f"att:{past.id}:{rana}"  # those who said yes come first
-    out = await coordinator.tap("▫️ Rana")
-    assert "Marked as present." in texts(out) and "Marked: 1." in texts(out)[0]
-    assert "✅ Rana" in [b[0] for b in buttons(out)]
-    assert await repo.attended_count(session, past.id) == 1
-    out = await coordinator.tap("✅ Rana")
-    assert "Mark removed." in texts(out)
-    assert await repo.attended_count(session, past.id) == 0
-    # Someone outside the network cannot be marked (a forged user id).
-    out = await coordinator.press(f"att:{past.id}:99999")
-    assert texts(out) == [REFUSED]
-
-
-# ---------------------------------------------------------- change and cancel
-
-
-async def test_change_time_then_cancel_tells_those_going_or_maybe(
-    session, person, saida, bot, outbox
-):
-    coordinator = person(COORDINATOR)
-    event = await create_event(session, coordinator)
-    await person(GOING).press(f"rsvp:{event.id}:going")
-    await person(MAYBE).press(f"rsvp:{event.id}:maybe")
-    await person(DECLINED).press(f"rsvp:{event.id}:no")
-    await outbox.run_until_idle()
-    bot.take_requests()
-
-    out = await coordinator.press(f"ev:show:{event.id}")
-    assert {f"ev:who:{event.id}", f"ev:edit:{event.id}", f"ev:cancel:{event.id}"} <= set(
-        data_of(out)
-    )
-    out = await coordinator.tap("✏️ Change")
-    assert data_of(out)[:2] == [f"ev:time:{event.id}", f"ev:place:{event.id}"]
-    out = await coordinator.tap("🕔 Time")
-    assert "It will still last 2 hours." in texts(out)[0]
-    out = await coordinator.send(local(-2, 9))
-    assert texts(out) == ["This time has already passed. Please choose a time in the future."]
-    new_start = local(5, 18, 30)
-    out = await coordinator.send(new_start)
-    assert texts(out)[-1] == "Changed. 2 people who answered “going” or “maybe” are being told."
-    (upload,) = [r for r in out if isinstance(r, SendDocument)]
-    cal = icalendar.Calendar.from_ical(upload.document.data)  # type: ignore[union-attr]
-    (vevent,) = cal.walk("VEVENT")
-    assert str(vevent["UID"]) == event.uid and int(vevent["SEQUENCE"]) == 1
-    assert vevent.decoded("DTSTART").strftime("%Y-%m-%d %H:%M") == new_start
-    moved = await stored_event(session)
-    assert moved.sequence == 1 and moved.ends_at - moved.starts_at == timedelta(hours=2)
-    plans = {r.plan for r in await repo.reminder_rows(session, event.id) if r.status == "pending"}
-    assert plans == {1}
-    await outbox.run_until_idle()
-    told = [r for r in bot.take_requests() if isinstance(r, SendDocument)]
-    assert sorted(r.chat_id for r in told) == sorted([GOING, MAYBE])
-    # Each in their language: GOING reads English, MAYBE French.
-    captions = {r.chat_id: r.caption for r in told}
-    assert "Changed" in captions[GOING] and "Was:" in captions[GOING]
-    assert "Modifié" in captions[MAYBE] and "Avant :" in captions[MAYBE]
-
-    out = await coordinator.press(f"ev:place:{event.id}")
-    out = await coordinator.send("Youth centre")
-    assert texts(out)[-1].startswith("Changed. 2 people")
-    await outbox.run_until_idle()
-    told = [r for r in bot.take_requests() if isinstance(r, SendDocument)]
-    captions = {r.chat_id: r.caption for r in told}
-    assert "Was at: Town hall &lt;A&amp;B&gt;" in captions[GOING]
-    assert "Lieu précédent : Town hall &lt;A&amp;B&gt;" in captions[MAYBE]
-
-    out = await coordinator.press(f"ev:cancel:{event.id}")
-    assert data_of(out) == [f"ev:cancel_ok:{event.id}", f"ev:show:{event.id}"]
-    out = await coordinator.tap("Yes, cancel the event")
-    assert "The event is cancelled. 2 people" in texts(out)[-1]
-    (upload,) = [r for r in out if isinstance(r, SendDocument)]
-    cal = icalendar.Calendar.from_ical(upload.document.data)  # type: ignore[union-attr]
-    assert str(cal["METHOD"]) == "CANCEL"
-    assert int(cal.walk("VEVENT")[0]["SEQUENCE"]) == 3
-    cancelled = await stored_event(session)
-    assert cancelled.status == "cancelled"
-    assert await session.scalar(
-        select(func.count()).select_from(EventReminder).where(EventReminder.status == "pending")
-    ) == 0
-    await outbox.run_until_idle()
-    told = [r for r in bot.take_requests() if isinstance(r, SendDocument)]
-    assert sorted(r.chat_id for r in told) == sorted([GOING, MAYBE])
-    captions = {r.chat_id: r.caption for r in told}
-    assert "Cancelled" in captions[GOING] and "Annulé" in captions[MAYBE]
-    # It can no longer be changed, and /events no longer lists it.
-    out = await coordinator.press(f"ev:cancel_ok:{event.id}")
-    assert texts(out) == ["This event was cancelled."]
-    assert texts(await person(GOING).send("/events")) == ["No events are planned at the moment."]
-
-
-# -------------------------------------------------------------------- /settings
-
-
-async def test_settings_change_the_reminder_offsets(session, person, saida, irbid):
-    coordinator = person(COORDINATOR)
-    out = await coordinator.send("/settings")
-    assert "Event reminders: 1 day and 1 hour before the start." in texts(out)[0]
-    assert f"remoff:{saida.id}:180" in data_of(out) and f"remoff:{saida.id}:0" in data_of(out)
-    labels = dict((d, label) for label, d in buttons(out))
-    assert labels[f"remoff:{saida.id}:1440"].startswith("🔔")
-    assert labels[f"remoff:{saida.id}:180"].startswith("▫️")
-    # The other settings of the network are one tap away.
-    assert "weekly digest" in texts(await coordinator.tap("📰 Weekly digest"))[-1].lower()
-    await coordinator.send("/settings")  # the digest settings replaced the hub
-    assert "Report settings of" in texts(await coordinator.tap("⏰ Nudge settings"))[-1]
-    out = await coordinator.send("/settings")
-    out = await coordinator.tap("▫️ 3 hours")
-    assert "1 day, 3 hours, and 1 hour before" in texts(out)[-1]
-    assert await repo.reminder_offsets(session, saida.id) == [1440, 180, 60]
-    await coordinator.tap("🔔 1 day")
-    assert await repo.reminder_offsets(session, saida.id) == [180, 60]
-    out = await coordinator.tap("⌨️ Type other times")
-    assert "<code>1d 3h 30m</code>" in texts(out)[-1]
-    out = await coordinator.send("soon")
-    assert texts(out)[0].startswith("Please send up to 6 times")
-    out = await coordinator.send("2h 5m 1m")
-    assert "2 hours, 5 minutes, and 1 minute before" in texts(out)[-1]
-    assert await repo.reminder_offsets(session, saida.id) == [120, 5, 1]
-    # Irbid is untouched; its own coordinator sees the defaults.
-    out = await person(OTHER_COORDINATOR).send("/settings")
-    assert "1 day and 1 hour before" in texts(out)[0] and "Irbid Network" in texts(out)[0]
-
-
-async def test_help_lists_the_event_commands_by_role(person, saida):
-    def commands(out: list[Any]) -> set[str]:
-        return {w for t in texts(out) for w in t.split() if w.startswith("/")}
-
-    member = commands(await person(GOING).send("/help"))
-    assert "/events" in member and "/newevent" not in member and "/settings" not in member
-    coordinator = commands(await person(COORDINATOR).send("/help"))
-    assert {"/events", "/newevent", "/settings"} <= coordinator
-
-
-async def test_rsvp_answer_is_acknowledged_without_a_new_message(session, person, saida):
-    event = await create_event(session, person(COORDINATOR))
-    out = await person(SILENT).press(f"rsvp:{event.id}:no")
-    assert not [r for r in out if isinstance(r, SendMessage)]
-    assert [type(r) for r in out] == [AnswerCallbackQuery, EditMessageReplyMarkup]

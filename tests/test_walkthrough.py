@@ -15,10 +15,10 @@ from bot.callbacks import DigestSendCb, InviteCb, NewNetCb
 from bot.delivery import DeliveryEngine
 from storage.models import AuditEntry, Network, User
 from storage.models.events import Event
+from tests.events_helpers import add_people
 from tests.helpers import make_network
 from tests.people import ADMIN_ID, buttons, texts
 from tests.test_digest import add_person, add_report
-from tests.test_events_reminders import add_people
 
 # Tuesday 1 December 2026, 10:00 in Beirut (UTC+2): a manual send on a weekday.
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)

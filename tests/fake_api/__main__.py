@@ -1,7 +1,7 @@
 """Run the fake Bot API standalone: ``python -m tests.fake_api --port 8081``.
 
 Prints ``READY <base_url>`` on stdout once listening; stops on SIGTERM/SIGINT.
-Drive it over HTTP under ``<base_url>/_test/...`` (see server.py).
+Drive it over HTTP under ``<base_url>/_test/...`` (see remote.py).
 """
 
 from __future__ import annotations
