@@ -79,6 +79,7 @@ async def copy_database(
     secrets = [u.password for u in (source, target) if u.password]
     if _same_url(source, target):
         raise CopyRefused(f"the target {masked(target)} is the source database itself")
+    _require_file(source)
     src_engine = _engine(source, "source", secrets)
     dst_engine = _engine(target, "target", secrets)
     try:
@@ -127,6 +128,13 @@ def _parse(url: str, what: str) -> URL:
     if backend == "sqlite" and (not parsed.database or parsed.database == ":memory:"):
         raise CopyRefused(f"{what} is an in-memory SQLite database: give a file")
     return parsed
+
+
+def _require_file(source: URL) -> None:
+    """A source SQLite file that is not there would be created, empty: refused instead."""
+    if source.get_backend_name() == "sqlite" and not os.path.isfile(source.database or ""):
+        raise CopyRefused(f"the source {source.database} does not exist: DATABASE_URL must "
+                          "name the database to copy")
 
 
 def _same_url(a: URL, b: URL) -> bool:
@@ -207,6 +215,9 @@ async def _copy(
         if src.dialect.name == "postgresql":  # one snapshot of every table
             await src.execution_options(isolation_level="REPEATABLE READ")
         before = await _counts(src, schema)
+        if not any(before.values()):
+            raise CopyRefused(f"the source {masked(src_engine.url)} holds no rows: is "
+                              "DATABASE_URL the database to copy?")
         try:
             async with dst_engine.begin() as dst:
                 held = {name: n for name, n in (await _counts(dst, schema)).items() if n}

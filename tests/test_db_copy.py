@@ -262,8 +262,21 @@ async def test_nothing_is_written_when_a_table_cannot_be_copied(source, tmp_path
     assert all(not content for content in (await dump(target)).values())
 
 
-async def test_refusals_name_the_problem_without_the_password(tmp_path):
-    url = f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"
+async def test_a_missing_or_empty_source_is_refused(tmp_path):
+    missing = f"sqlite+aiosqlite:///{tmp_path / 'nowhere.db'}"
+    target = f"sqlite+aiosqlite:///{tmp_path / 'target.db'}"
+    with pytest.raises(CopyRefused, match=r"nowhere\.db does not exist: DATABASE_URL"):
+        await copy_database(missing, target)
+    assert not (tmp_path / "nowhere.db").exists()
+    empty = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    async with opened(empty):
+        pass
+    with pytest.raises(CopyRefused, match="holds no rows"):
+        await copy_database(empty, target)
+
+
+async def test_refusals_name_the_problem_without_the_password(source):
+    url, _rows = source
     with pytest.raises(CopyRefused, match=r"postgresql\+asyncpg://") as info:
         await copy_database(url, "postgresql://prevnet:s3cret@127.0.0.1/prevnet")
     assert "s3cret" not in str(info.value)
