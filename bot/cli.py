@@ -31,6 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_cmd", required=True)
     p = db.add_parser("upgrade", help="apply pending migrations")
     p.set_defaults(func=cmd_db_upgrade)
+    p = db.add_parser(
+        "copy",
+        help="copy every table into another, empty database (e.g. SQLite to PostgreSQL); "
+        "run it with the bot stopped",
+        description="Copy every table of DATABASE_URL into the database at --to, in one "
+        "transaction, after migrating both; refused when the target holds rows. Run it with "
+        "the bot stopped: what the bot writes meanwhile is not copied.",
+    )
+    p.add_argument("--to", required=True, metavar="URL",
+                   help="the target, e.g. postgresql+asyncpg://prevnet@127.0.0.1:5432/prevnet "
+                   "(a password can come from PGPASSWORD instead of the URL)")
+    p.add_argument("--replace", action="store_true", help="empty the target's tables first")
+    p.set_defaults(func=cmd_db_copy)
 
     net = sub.add_parser("network", help="networks").add_subparsers(dest="net_cmd", required=True)
     p = net.add_parser("add", help="create a network")
@@ -106,6 +119,17 @@ async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
     return await _with_db(settings, done)
+
+
+async def cmd_db_copy(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.copy import CopyRefused, copy_database, summary
+
+    try:
+        copied = await copy_database(settings.database_url, args.to, replace=args.replace)
+    except CopyRefused as exc:
+        raise CliError(str(exc)) from exc
+    print(summary(copied, args.to))
+    return 0
 
 
 async def cmd_network_add(settings: Settings, args: argparse.Namespace) -> int:
