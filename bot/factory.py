@@ -25,6 +25,7 @@ from aiohttp.payload import BytesPayload
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import dbguard
+from bot.callback_answer import CallbackAnswerMiddleware
 from bot.commands import set_default_menus
 from bot.config import Settings
 from bot.context import AppContext, JobSetup
@@ -156,6 +157,8 @@ def create_dispatcher(
     dp.update.outer_middleware(DbSessionMiddleware(session_pool))
     dp.update.outer_middleware(ActorMiddleware(settings))
     UserLocaleMiddleware(i18n).setup(dp)
+    # Inner, so on every router's callback handlers (and their flags): each press answered once.
+    dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.include_routers(*get_routers())
     run_sync_filters_inline(dp)
 

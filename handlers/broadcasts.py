@@ -17,6 +17,7 @@ from babel.dates import format_datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
+from bot.callback_answer import CallbackAnswer
 from bot.callbacks import AckCb, BcAudCb, BcCancelCb, BcNetCb, BcSecCb, BcStepCb, PickNetCb
 from bot.config import Settings
 from bot.delivery import DeliveryEngine
@@ -52,13 +53,17 @@ class Bc(StatesGroup):
 
 @router.callback_query(AckCb.filter())
 async def understood(
-    query: CallbackQuery, callback_data: AckCb, session: AsyncSession
+    query: CallbackQuery,
+    callback_data: AckCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
 ) -> None:
     ok = await broadcasts.acknowledge(session, callback_data.delivery_id, query.from_user.id)
     if not ok:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        callback_answer.text = _("This button is no longer valid.")
+        callback_answer.show_alert = True
         return
-    await query.answer(_("Thank you!"))
+    callback_answer.text = _("Thank you!")
     if isinstance(query.message, Message) and query.message.reply_markup is not None:
         await query.message.edit_reply_markup(reply_markup=None)
 
@@ -91,7 +96,6 @@ async def picked_network(
     query: CallbackQuery, callback_data: PickNetCb, actor: Actor, state: FSMContext
 ) -> None:
     actor.require_coordinator(callback_data.network_id)
-    await query.answer()
     await _ask_audience(query, state, [callback_data.network_id])
 
 
@@ -110,19 +114,20 @@ async def toggled_network(
     else:
         chosen.append(callback_data.network_id)
     await state.update_data(networks=chosen)
-    await query.answer()
     if isinstance(query.message, Message):
         options = await networks.coordinated(session, actor)
         await query.message.edit_reply_markup(reply_markup=kb.networks(options, chosen))
 
 
 @coordinators.callback_query(Bc.networks, BcStepCb.filter(F.action == "networks_done"))
-async def networks_done(query: CallbackQuery, state: FSMContext) -> None:
+async def networks_done(
+    query: CallbackQuery, callback_answer: CallbackAnswer, state: FSMContext
+) -> None:
     chosen: list[int] = (await state.get_data()).get("networks", [])
     if not chosen:
-        await query.answer(_("Choose at least one network."), show_alert=True)
+        callback_answer.text = _("Choose at least one network.")
+        callback_answer.show_alert = True
         return
-    await query.answer()
     await _ask_audience(query, state, chosen)
 
 
@@ -136,7 +141,6 @@ async def _ask_audience(
 
 @coordinators.callback_query(Bc.audience, BcAudCb.filter())
 async def chose_audience(query: CallbackQuery, callback_data: BcAudCb, state: FSMContext) -> None:
-    await query.answer()
     if callback_data.audience == "sectors":
         await state.set_state(Bc.sectors)
         await state.update_data(sectors=[])
@@ -154,17 +158,18 @@ async def toggled_sector(query: CallbackQuery, callback_data: BcSecCb, state: FS
     sector = callback_data.sector.value
     chosen = [s for s in chosen if s != sector] if sector in chosen else [*chosen, sector]
     await state.update_data(sectors=chosen)
-    await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=kb.sectors(chosen))
 
 
 @coordinators.callback_query(Bc.sectors, BcStepCb.filter(F.action == "sectors_done"))
-async def sectors_done(query: CallbackQuery, state: FSMContext) -> None:
+async def sectors_done(
+    query: CallbackQuery, callback_answer: CallbackAnswer, state: FSMContext
+) -> None:
     if not (await state.get_data()).get("sectors"):
-        await query.answer(_("Choose at least one sector."), show_alert=True)
+        callback_answer.text = _("Choose at least one sector.")
+        callback_answer.show_alert = True
         return
-    await query.answer()
     await state.update_data(roles=None)
     await _ask_content(query, state)
 
@@ -250,11 +255,13 @@ async def _summary(
 @coordinators.callback_query(StateFilter(Bc), BcStepCb.filter(F.action == "cancel"))
 async def cancelled(query: CallbackQuery, state: FSMContext) -> None:
     await state.clear()
-    await query.answer()
     await say(query, _("Cancelled. Nothing was sent."))
 
 
-@coordinators.callback_query(Bc.confirm, BcStepCb.filter(F.action == "send"))
+# answered first: the progress message and the queueing of every recipient follow
+@coordinators.callback_query(
+    Bc.confirm, BcStepCb.filter(F.action == "send"), flags={"callback_answer": {"pre": True}}
+)
 async def send_now(
     query: CallbackQuery,
     state: FSMContext,
@@ -264,7 +271,6 @@ async def send_now(
     i18n: I18n,
     settings: Settings,
 ) -> None:
-    await query.answer()
     await _send(query, state, session, actor, delivery, i18n, settings, due_at=None)
 
 
@@ -272,7 +278,6 @@ async def send_now(
 async def ask_time(
     query: CallbackQuery, state: FSMContext, session: AsyncSession, actor: Actor
 ) -> None:
-    await query.answer()
     network = await _first_network(session, actor, await state.get_data())
     await state.set_state(Bc.schedule)
     await say(
@@ -407,13 +412,14 @@ async def history(message: Message, session: AsyncSession, actor: Actor, i18n: I
 async def cancel_scheduled(
     query: CallbackQuery,
     callback_data: BcCancelCb,
+    callback_answer: CallbackAnswer,
     session: AsyncSession,
     actor: Actor,
     delivery: DeliveryEngine,
 ) -> None:
     done = await broadcasts.cancel(session, delivery, actor, callback_data.broadcast_id)
-    await query.answer(
+    callback_answer.text = (
         _("The scheduled broadcast was cancelled.") if done
-        else _("Too late: it has already been sent."),
-        show_alert=True,
+        else _("Too late: it has already been sent.")
     )
+    callback_answer.show_alert = True

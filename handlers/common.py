@@ -37,7 +37,8 @@ async def language(message: Message, i18n: I18n) -> None:
     )
 
 
-@router.callback_query(LangCb.filter())
+# answered first: the new language's command menu is set too
+@router.callback_query(LangCb.filter(), flags={"callback_answer": {"pre": True}})
 async def set_language(
     query: CallbackQuery,
     callback_data: LangCb,
@@ -48,11 +49,9 @@ async def set_language(
 ) -> None:
     code = callback_data.code
     if code not in LANGUAGE_NAMES:
-        await query.answer()
         return
     await profile.set_language(session, actor, code)
     with i18n.use_locale(code):
-        await query.answer()
         await say(query, _("From now on I will speak {language}.").format(
             language=LANGUAGE_NAMES[code]
         ))

@@ -22,6 +22,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from babel.dates import format_datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.callback_answer import CallbackAnswer
 from bot.callbacks import DigestSendCb, DigestSetCb, PickNetCb
 from bot.config import Settings
 from bot.delivery import DeliveryEngine
@@ -68,10 +69,12 @@ async def digest_command(message: Message, session: AsyncSession, actor: Actor,
     )
 
 
-@router.callback_query(PickNetCb.filter(F.purpose == kb.PURPOSE))
+# answered first: the preview draws a chart or a spreadsheet
+@router.callback_query(
+    PickNetCb.filter(F.purpose == kb.PURPOSE), flags={"callback_answer": {"pre": True}}
+)
 async def picked(query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession,
                  actor: Actor, i18n: I18n) -> None:
-    await query.answer()
     if isinstance(query.message, Message):
         await _show(query.message, session, actor, i18n, callback_data.network_id)
 
@@ -149,9 +152,7 @@ async def settings_screen(
         )
         digests.replan(scheduler, network, schedule)
     elif key != "show":
-        await query.answer()
         return
-    await query.answer()
     await _settings_view(query, session, actor, i18n, callback_data.network_id)
 
 
@@ -175,6 +176,7 @@ def _refusal(result: SendResult, network: Network, locale: str) -> str:
 async def send_now(
     query: CallbackQuery,
     callback_data: DigestSendCb,
+    callback_answer: CallbackAnswer,
     session: AsyncSession,
     actor: Actor,
     i18n: I18n,
@@ -188,7 +190,6 @@ async def send_now(
     step = callback_data.step
     if step == "ask":
         offer = await digests.offer_send_now(session, actor, callback_data.network_id, now)
-        await query.answer()
         network = offer.network
         if offer.refusal is not None:
             markup = kb.send_again(network.id) if offer.may_force else None
@@ -210,9 +211,8 @@ async def send_now(
         return
     network = await networks.coordinated_network(session, actor, callback_data.network_id)
     if step not in {"go", "force"}:
-        await query.answer()
         return
-    await query.answer()
+    await callback_answer.now()  # before the digest goes out to everyone
     result = await digests.send_now(
         _sender(bot, session_pool, delivery, i18n, settings), actor, network.id, now,
         force=step == "force",

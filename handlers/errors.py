@@ -12,6 +12,7 @@ from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.callback_answer import answered_early
 from bot.i18n import N_, pick_locale
 from bot.services import profile
 from bot.services.access import AccessDenied
@@ -33,9 +34,12 @@ async def _reply(event: ErrorEvent, message: str, data: dict[str, Any]) -> None:
             log.warning("could not read the language of user %s", tg_user.id)
     with i18n.context(), i18n.use_locale(pick_locale(stored, tg_user, i18n.default_locale)):
         text = _(message)
+    query = update.callback_query
     try:
-        if update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=True)
+        if query is not None and not answered_early(query):
+            await query.answer(text, show_alert=True)  # never answered (bot/callback_answer.py)
+        elif query is not None:
+            await data["bot"].send_message(query.from_user.id, text)
         elif update.message is not None:
             await update.message.answer(text)
     except Exception:  # the apology itself failed (network, blocked): only log

@@ -6,6 +6,7 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from bot.callback_answer import CallbackAnswer
 from bot.commands import COMMAND_LEVEL
 from bot.services.access import Actor, Level
 
@@ -43,5 +44,6 @@ async def anything(message: Message, actor: Actor) -> None:
 
 
 @router.callback_query()
-async def stale_button(query: CallbackQuery) -> None:
-    await query.answer(_("This button is no longer valid."), show_alert=True)
+async def stale_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
+    callback_answer.text = _("This button is no longer valid.")
+    callback_answer.show_alert = True

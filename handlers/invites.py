@@ -15,6 +15,7 @@ from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
+from bot.callback_answer import CallbackAnswer
 from bot.callbacks import InviteCb, PickNetCb, RevokeCb
 from bot.filters import MinLevel
 from bot.replies import say
@@ -62,7 +63,6 @@ def _role_or_uses(actor: Actor, network_id: int) -> tuple[str, InlineKeyboardMar
 @router.callback_query(PickNetCb.filter(F.purpose == "invite"))
 async def picked_network(query: CallbackQuery, callback_data: PickNetCb, actor: Actor) -> None:
     actor.require_coordinator(callback_data.network_id)
-    await query.answer()
     text, markup = _role_or_uses(actor, callback_data.network_id)
     await say(query, text, reply_markup=markup)
 
@@ -70,7 +70,6 @@ async def picked_network(query: CallbackQuery, callback_data: PickNetCb, actor: 
 @router.callback_query(InviteCb.filter(F.uses == 0))
 async def picked_role(query: CallbackQuery, callback_data: InviteCb, actor: Actor) -> None:
     actor.require_coordinator(callback_data.network_id)
-    await query.answer()
     await say(
         query,
         _("How many people may use this invite?"),
@@ -88,7 +87,6 @@ async def create(
     i18n: I18n,
 ) -> None:
     if callback_data.uses not in keyboards.INVITE_USE_CHOICES:
-        await query.answer()
         return
     made = await registration.make_invite(
         session,
@@ -100,7 +98,6 @@ async def create(
         actor=actor,
     )
     me = await bot.me()
-    await query.answer()
     text = invite_text(made, me.username or "", i18n.current_locale)
     await say(query, text, reply_markup=keyboards.revoke(made.id))
 
@@ -126,12 +123,16 @@ def _date(value: datetime, locale: str) -> str:
 
 @router.callback_query(RevokeCb.filter())
 async def revoke(
-    query: CallbackQuery, callback_data: RevokeCb, session: AsyncSession, actor: Actor
+    query: CallbackQuery,
+    callback_data: RevokeCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
 ) -> None:
     done = await registration.revoke_invite(session, actor, callback_data.invite_id, utcnow())
-    await query.answer(
-        _("The invite was revoked.") if done else _("This invite was already revoked."),
-        show_alert=True,
+    callback_answer.text = (
+        _("The invite was revoked.") if done else _("This invite was already revoked.")
     )
+    callback_answer.show_alert = True
     if done and isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)

@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
+from bot.callback_answer import CallbackAnswer
 from bot.callbacks import PickNetCb
 from bot.filters import MinLevel
 from bot.replies import say
@@ -39,10 +40,14 @@ async def members(message: Message, session: AsyncSession, actor: Actor) -> None
 
 @router.callback_query(PickNetCb.filter(F.purpose == "members"))
 async def picked(
-    query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession, actor: Actor
+    query: CallbackQuery,
+    callback_data: PickNetCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
 ) -> None:
     network = await networks.coordinated_network(session, actor, callback_data.network_id)
-    await query.answer()
+    await callback_answer.now()  # the list, then a message per pending request
     await _show(query, session, network)
 
 

@@ -79,7 +79,6 @@ async def typed_name(
 
 @router.callback_query(NewNetwork.country, NewNetCb.filter(F.step == "country"))
 async def chose_country(query: CallbackQuery, callback_data: NewNetCb, state: FSMContext) -> None:
-    await query.answer()
     await _country(query, state, callback_data.value)
 
 
@@ -109,7 +108,6 @@ async def _country(event: Message | CallbackQuery, state: FSMContext, typed: str
 
 @router.callback_query(NewNetwork.timezone, NewNetCb.filter(F.step == "tz"))
 async def chose_zone(query: CallbackQuery, callback_data: NewNetCb, state: FSMContext) -> None:
-    await query.answer()
     await _zone(query, state, callback_data.value)
 
 
@@ -136,7 +134,6 @@ async def _zone(event: Message | CallbackQuery, state: FSMContext, typed: str) -
 
 @router.callback_query(NewNetwork.language, NewNetCb.filter(F.step == "lang"))
 async def chose_language(query: CallbackQuery, callback_data: NewNetCb, state: FSMContext) -> None:
-    await query.answer()
     try:
         locale = service.check_locale(callback_data.value)
     except NetworkError as exc:
@@ -156,7 +153,6 @@ async def chose_approval(
     session: AsyncSession,
     i18n: I18n,
 ) -> None:
-    await query.answer()
     data = await state.get_data()
     slug = await service.free_slug(session, data["name"])
     await state.update_data(approval=callback_data.value == "1", slug=slug)
@@ -192,7 +188,6 @@ async def _preview(event: Message | CallbackQuery, state: FSMContext, i18n: I18n
 
 @router.callback_query(NewNetwork.preview, NewNetCb.filter(F.step == "slug"))
 async def change_slug(query: CallbackQuery, state: FSMContext) -> None:
-    await query.answer()
     await state.set_state(NewNetwork.slug)
     await say(
         query,
@@ -218,7 +213,6 @@ async def typed_slug(
 async def create(
     query: CallbackQuery, state: FSMContext, session: AsyncSession, actor: Actor, i18n: I18n
 ) -> None:
-    await query.answer()
     data = await state.get_data()
     try:
         network = await service.create_network(
@@ -249,7 +243,6 @@ async def create(
 
 @router.callback_query(StateFilter(NewNetwork), NewNetCb.filter(F.step == "cancel"))
 async def cancel(query: CallbackQuery, state: FSMContext) -> None:
-    await query.answer()
     await state.clear()
     await say(query, _("Cancelled. Nothing was changed."))
 

@@ -54,7 +54,6 @@ async def leave(message: Message, actor: Actor) -> None:
 @router.callback_query(PickNetCb.filter(F.purpose == "leave"), MinLevel(Level.MEMBER))
 async def picked(query: CallbackQuery, callback_data: PickNetCb, actor: Actor) -> None:
     network = next((n for n in networks.joined(actor) if n.id == callback_data.network_id), None)
-    await query.answer()
     if network is None:
         await say(query, _("You are not a member of this network."))
         return
@@ -72,7 +71,10 @@ async def _confirm(event: Message | CallbackQuery, network_id: int, name: str) -
     )
 
 
-@router.callback_query(LeaveCb.filter(), MinLevel(Level.MEMBER))
+# answered first: leaving erases data and changes the menu
+@router.callback_query(
+    LeaveCb.filter(), MinLevel(Level.MEMBER), flags={"callback_answer": {"pre": True}}
+)
 async def confirmed(
     query: CallbackQuery,
     callback_data: LeaveCb,
@@ -82,7 +84,6 @@ async def confirmed(
     bot: Bot,
     i18n: I18n,
 ) -> None:
-    await query.answer()
     if not callback_data.ok:
         await say(query, _("Good, you stay."))
         return

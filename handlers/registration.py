@@ -15,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
+from bot.callback_answer import CallbackAnswer
 from bot.callbacks import ApproveCb, ConsentCb, LangCb, NameCb, SectorCb
 from bot.commands import set_chat_menu
 from bot.config import SUPPORTED_LOCALES, Settings
@@ -111,12 +112,10 @@ async def chose_language(
     query: CallbackQuery, callback_data: LangCb, state: FSMContext, i18n: I18n
 ) -> None:
     if callback_data.code not in SUPPORTED_LOCALES:
-        await query.answer()
         return
     await state.update_data(language=callback_data.code)
     await state.set_state(Join.name)
     with i18n.use_locale(callback_data.code):
-        await query.answer()
         tg_name = query.from_user.full_name
         markup = keyboards.use_telegram_name(tg_name) if registration.clean_name(tg_name) else None
         await say(
@@ -131,7 +130,6 @@ async def chose_telegram_name(query: CallbackQuery, state: FSMContext, i18n: I18
     name = registration.clean_name(query.from_user.full_name)
     data = await state.get_data()
     with i18n.use_locale(data.get("language", i18n.default_locale)):
-        await query.answer()
         if name is None:
             await say(query, _("Please type the name the other members should see."))
             return
@@ -171,7 +169,6 @@ async def chose_sector(
     await state.set_state(Join.consent)
     data = await state.get_data()
     with i18n.use_locale(data.get("language", i18n.default_locale)):
-        await query.answer()
         await say(query, privacy_notice(), reply_markup=keyboards.consent())
 
 
@@ -188,7 +185,8 @@ def privacy_notice() -> str:
     )
 
 
-@router.callback_query(Join.consent, ConsentCb.filter())
+# answered first: joining is several steps and messages
+@router.callback_query(Join.consent, ConsentCb.filter(), flags={"callback_answer": {"pre": True}})
 async def consented(
     query: CallbackQuery,
     callback_data: ConsentCb,
@@ -201,7 +199,6 @@ async def consented(
     data = await state.get_data()
     language = data.get("language", i18n.default_locale)
     with i18n.use_locale(language):
-        await query.answer()
         if not callback_data.ok:
             await state.clear()
             await say(
@@ -261,6 +258,7 @@ async def consented(
 async def decide(
     query: CallbackQuery,
     callback_data: ApproveCb,
+    callback_answer: CallbackAnswer,
     session: AsyncSession,
     actor: Actor,
     bot: Bot,
@@ -270,9 +268,10 @@ async def decide(
         session, actor, callback_data.membership_id, callback_data.ok, utcnow()
     )
     if membership is None:
-        await query.answer(_("This request was already handled."), show_alert=True)
+        callback_answer.text = _("This request was already handled.")
+        callback_answer.show_alert = True
         return
-    await query.answer()
+    await callback_answer.now()  # before the messages to both and the new menu
     name = escape(membership.user.display_name or "")
     network = escape(membership.network.name)
     if callback_data.ok:

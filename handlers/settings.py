@@ -14,6 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
+from bot.callback_answer import CallbackAnswer
 from bot.callbacks import OffsetCb, PickNetCb
 from bot.filters import MinLevel
 from bot.keyboards import events as kb
@@ -70,13 +71,16 @@ async def settings_network(
     query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession, actor: Actor
 ) -> None:
     network = await networks.coordinated_network(session, actor, callback_data.network_id)
-    await query.answer()
     await _settings_view(query, session, actor, network)
 
 
 @router.callback_query(OffsetCb.filter(F.minutes > 0), MinLevel(Level.COORDINATOR))
 async def toggle_offset(
-    query: CallbackQuery, callback_data: OffsetCb, session: AsyncSession, actor: Actor
+    query: CallbackQuery,
+    callback_data: OffsetCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
 ) -> None:
     network = await networks.coordinated_network(session, actor, callback_data.network_id)
     current = await events.reminder_settings(session, actor, network.id)
@@ -84,9 +88,9 @@ async def toggle_offset(
     try:
         await events.set_reminder_offsets(session, actor, network.id, sorted(wanted), utcnow())
     except EventError as exc:
-        await query.answer(events.problem_text(exc), show_alert=True)
+        callback_answer.text = events.problem_text(exc)
+        callback_answer.show_alert = True
         return
-    await query.answer()
     await _settings_view(query, session, actor, network)
 
 
@@ -99,7 +103,6 @@ async def ask_offsets(
     state: FSMContext,
 ) -> None:
     network = await networks.coordinated_network(session, actor, callback_data.network_id)
-    await query.answer()
     await state.set_state(NetworkSettings.offsets)
     await state.set_data({"network_id": network.id})
     await say(

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import Dispatcher
-from aiogram.methods import TelegramMethod
+from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.types import CallbackQuery, Chat, Message, Update, User
 
 from tests.mocked_bot import MockedBot
@@ -63,6 +63,7 @@ class Person:
     async def press(
         self, data: str, message_id: int = 1, message_text: str = "…"
     ) -> list[TelegramMethod[Any]]:
+        """A button press; fails unless the bot answered it exactly once."""
         message = Message(
             message_id=message_id,
             date=datetime.now(UTC),
@@ -77,7 +78,12 @@ class Person:
             message=message,
             data=data,
         )
-        return await self.feed(Update(update_id=next(_update_ids), callback_query=query))
+        out = await self.feed(Update(update_id=next(_update_ids), callback_query=query))
+        answers = [r for r in out if isinstance(r, AnswerCallbackQuery)]
+        if len(answers) != 1 or answers[0].callback_query_id != query.id:
+            # Telegram refuses a second answer; with none, the button spins for seconds.
+            raise AssertionError(f"press {data!r} answered {len(answers)} times: {answers}")
+        return out
 
     def find_button(self, label: str, *, contains: bool = False) -> tuple[int, str, str]:
         """(message id, message text, callback data) of the button labelled `label` on the

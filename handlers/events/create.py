@@ -63,7 +63,6 @@ async def new_event_network(
     state: FSMContext,
 ) -> None:
     network = await networks.coordinated_network(session, actor, callback_data.network_id)
-    await query.answer()
     await _begin(query, state, network)
 
 
@@ -81,7 +80,6 @@ async def _begin(event: Message | CallbackQuery, state: FSMContext, network: Net
 
 @router.callback_query(NewEvent.kind, NewEventCb.filter(F.step == "kind"))
 async def chose_kind(query: CallbackQuery, callback_data: NewEventCb, state: FSMContext) -> None:
-    await query.answer()
     if callback_data.value not in set(EventKind):
         return
     await state.update_data(kind=callback_data.value)
@@ -124,7 +122,6 @@ async def _ask_start(message: Message, state: FSMContext, i18n: I18n) -> None:
 async def chose_day(
     query: CallbackQuery, callback_data: NewEventCb, state: FSMContext, i18n: I18n
 ) -> None:
-    await query.answer()
     try:
         day = datetime.strptime(callback_data.value, "%Y-%m-%d").date()
     except ValueError:
@@ -153,7 +150,6 @@ async def typed_start(message: Message, state: FSMContext) -> None:
 
 @router.callback_query(NewEvent.start_time, NewEventCb.filter(F.step == "hour"))
 async def chose_hour(query: CallbackQuery, callback_data: NewEventCb, state: FSMContext) -> None:
-    await query.answer()
     value = callback_data.value
     await _start_at(query, state, f"{value[:2]}:{value[2:]}")
 
@@ -199,7 +195,6 @@ async def _ask_end(event: Message | CallbackQuery, state: FSMContext, starts_at:
 
 @router.callback_query(NewEvent.end, NewEventCb.filter(F.step == "len"))
 async def chose_length(query: CallbackQuery, callback_data: NewEventCb, state: FSMContext) -> None:
-    await query.answer()
     if not callback_data.value.isdigit() or int(callback_data.value) not in kb.LENGTHS:
         return
     await _end_at(query, state, f"{int(callback_data.value)}m")
@@ -273,7 +268,6 @@ async def typed_description(
 async def skipped_description(
     query: CallbackQuery, state: FSMContext, session: AsyncSession, actor: Actor, i18n: I18n
 ) -> None:
-    await query.answer()
     await state.update_data(description=None)
     await _preview(query, state, session, actor, i18n)
 
@@ -333,7 +327,12 @@ async def _preview(
     )
 
 
-@router.callback_query(NewEvent.preview, NewEventCb.filter(F.step == "confirm"))
+# answered first: publishing sends the announcement and queues it for every member
+@router.callback_query(
+    NewEvent.preview,
+    NewEventCb.filter(F.step == "confirm"),
+    flags={"callback_answer": {"pre": True}},
+)
 async def confirmed(
     query: CallbackQuery,
     callback_data: NewEventCb,
@@ -344,7 +343,6 @@ async def confirmed(
     i18n: I18n,
     delivery: DeliveryEngine,
 ) -> None:
-    await query.answer()
     if callback_data.value != "1":
         await state.clear()
         await say(query, _("Discarded. No event was made."))

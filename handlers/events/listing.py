@@ -14,6 +14,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callback_answer import CallbackAnswer
 from bot.callbacks import EventCb, RsvpCb
 from bot.filters import MinLevel
 from bot.keyboards import events as kb
@@ -31,6 +32,7 @@ from storage.models.events import Event, EventStatus
 async def rsvp(
     query: CallbackQuery,
     callback_data: RsvpCb,
+    callback_answer: CallbackAnswer,
     session: AsyncSession,
     actor: Actor,
 ) -> None:
@@ -39,10 +41,12 @@ async def rsvp(
             session, actor, callback_data.event_id, callback_data.answer, utcnow()
         )
     except EventError as exc:
-        await query.answer(events.problem_text(exc), show_alert=True)
+        callback_answer.text = events.problem_text(exc)
+        callback_answer.show_alert = True
         return
     answer = callback_data.answer
-    await query.answer(_("Your answer: {answer}.").format(answer=ANSWER_LABELS[answer]))
+    callback_answer.text = _("Your answer: {answer}.").format(answer=ANSWER_LABELS[answer])
+    await callback_answer.now()  # the answer is confirmed at once; the buttons follow
     if isinstance(query.message, Message):
         # The announcement or reminder itself, or the event's own view.
         new = (
@@ -134,5 +138,4 @@ async def show(
     event = await events.event_for_member(session, actor, callback_data.event_id)
     if await state.get_state() in (EditEvent.start.state, EditEvent.place.state):
         await state.clear()
-    await query.answer()
     await _show(query, session, actor, event, i18n.current_locale)

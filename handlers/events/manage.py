@@ -12,6 +12,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callback_answer import CallbackAnswer
 from bot.callbacks import AttendCb, EventCb
 from bot.delivery import DeliveryEngine
 from bot.keyboards import events as kb
@@ -37,7 +38,6 @@ async def who(
     query: CallbackQuery, callback_data: EventCb, session: AsyncSession, actor: Actor
 ) -> None:
     result = await events.responses(session, actor, callback_data.event_id)
-    await query.answer()
     event = result.event
     lines = [_("<b>{title}</b>: answers").format(title=escape(event.title)), ""]
     for answer in Answer:
@@ -82,19 +82,26 @@ async def _attendance_view(
 
 @router.callback_query(EventCb.filter(F.action == "attend"))
 async def attendance(
-    query: CallbackQuery, callback_data: EventCb, session: AsyncSession, actor: Actor
+    query: CallbackQuery,
+    callback_data: EventCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
 ) -> None:
     try:
         await _attendance_view(query, session, actor, callback_data.event_id)
     except EventError as exc:
-        await query.answer(events.problem_text(exc), show_alert=True)
-        return
-    await query.answer()
+        callback_answer.text = events.problem_text(exc)
+        callback_answer.show_alert = True
 
 
 @router.callback_query(AttendCb.filter())
 async def mark_attendance(
-    query: CallbackQuery, callback_data: AttendCb, session: AsyncSession, actor: Actor
+    query: CallbackQuery,
+    callback_data: AttendCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
 ) -> None:
     try:
         came = await events.toggle_attendance(
@@ -102,9 +109,10 @@ async def mark_attendance(
         )
         await _attendance_view(query, session, actor, callback_data.event_id)
     except EventError as exc:
-        await query.answer(events.problem_text(exc), show_alert=True)
+        callback_answer.text = events.problem_text(exc)
+        callback_answer.show_alert = True
         return
-    await query.answer(_("Marked as present.") if came else _("Mark removed."))
+    callback_answer.text = _("Marked as present.") if came else _("Mark removed.")
 
 
 # --------------------------------------------------- coordinators: change, cancel
@@ -115,7 +123,6 @@ async def edit_menu(
     query: CallbackQuery, callback_data: EventCb, session: AsyncSession, actor: Actor
 ) -> None:
     event = await events.event_for_coordinator(session, actor, callback_data.event_id)
-    await query.answer()
     await say(
         query,
         _(
@@ -136,7 +143,6 @@ async def edit_field(
     i18n: I18n,
 ) -> None:
     event = await events.event_for_coordinator(session, actor, callback_data.event_id)
-    await query.answer()
     tz = event.network.timezone
     await state.set_data({"event_id": event.id, "tz": tz})
     if callback_data.action == "time":
@@ -239,7 +245,6 @@ async def cancel_ask(
     query: CallbackQuery, callback_data: EventCb, session: AsyncSession, actor: Actor
 ) -> None:
     event = await events.event_for_coordinator(session, actor, callback_data.event_id)
-    await query.answer()
     await say(
         query,
         _("Cancel <b>{title}</b>? Those who answered “going” or “maybe” will be told.").format(
@@ -255,6 +260,7 @@ async def cancel_confirmed(
     callback_data: EventCb,
     session: AsyncSession,
     actor: Actor,
+    callback_answer: CallbackAnswer,
     bot: Bot,
     i18n: I18n,
     delivery: DeliveryEngine,
@@ -271,9 +277,9 @@ async def cancel_confirmed(
             now=utcnow(),
         )
     except EventError as exc:
-        await query.answer(events.problem_text(exc), show_alert=True)
+        callback_answer.text = events.problem_text(exc)
+        callback_answer.show_alert = True
         return
-    await query.answer()
     await say(
         query,
         _(

@@ -13,6 +13,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callback_answer import CallbackAnswer
 from bot.callbacks import (
     PickNetCb,
     RepExportCb,
@@ -50,7 +51,6 @@ async def export_picked(
     query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession, actor: Actor
 ) -> None:
     network = await networks.coordinated_network(session, actor, callback_data.network_id)
-    await query.answer()
     await _ask_period(query, network)
 
 
@@ -58,13 +58,14 @@ async def export_picked(
 async def export_period(
     query: CallbackQuery,
     callback_data: RepExportCb,
+    callback_answer: CallbackAnswer,
     session: AsyncSession,
     actor: Actor,
     i18n: I18n,
     state: FSMContext,
 ) -> None:
     network = await networks.coordinated_network(session, actor, callback_data.network_id)
-    await query.answer()
+    await callback_answer.now()  # before the files are built
     period = callback_data.period
     if period == "custom":
         await state.set_state(ExportRange.dates)

@@ -14,6 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
+from bot.callback_answer import CallbackAnswer
 from bot.callbacks import (
     PickNetCb,
     RepAgeCb,
@@ -58,7 +59,6 @@ async def report(message: Message, state: FSMContext, actor: Actor, i18n: I18n) 
 async def report_button(
     query: CallbackQuery, callback_data: RepStartCb, state: FSMContext, actor: Actor, i18n: I18n
 ) -> None:
-    await query.answer()
     await state.clear()
     await _start(query, state, actor, i18n, callback_data.network_id or None)
 
@@ -100,7 +100,6 @@ async def picked_network(
     query: CallbackQuery, callback_data: PickNetCb, state: FSMContext, actor: Actor, i18n: I18n
 ) -> None:
     _network(actor, callback_data.network_id)
-    await query.answer()
     await state.clear()
     await _start(query, state, actor, i18n, callback_data.network_id)
 
@@ -189,7 +188,6 @@ async def _preview(
 async def chose_type(
     query: CallbackQuery, callback_data: RepTypeCb, state: FSMContext, actor: Actor, i18n: I18n
 ) -> None:
-    await query.answer()
     if callback_data.t not in ActivityType.__members__.values():
         return
     await state.update_data(type=callback_data.t)
@@ -200,7 +198,6 @@ async def chose_type(
 async def chose_date(
     query: CallbackQuery, callback_data: RepDateCb, state: FSMContext, actor: Actor, i18n: I18n
 ) -> None:
-    await query.answer()
     data = await state.get_data()
     network = _network(actor, int(data["network_id"]))
     day = service.days_ago(network, utcnow(), callback_data.days_ago)
@@ -229,7 +226,6 @@ async def typed_date(
 async def chose_number(
     query: CallbackQuery, callback_data: RepNumCb, state: FSMContext, actor: Actor, i18n: I18n
 ) -> None:
-    await query.answer()
     if not 0 <= callback_data.n <= MAX_PARTICIPANTS:
         return
     await state.update_data(participants=callback_data.n)
@@ -251,7 +247,6 @@ async def typed_number(message: Message, state: FSMContext, actor: Actor, i18n: 
 async def chose_age(
     query: CallbackQuery, callback_data: RepAgeCb, state: FSMContext, actor: Actor, i18n: I18n
 ) -> None:
-    await query.answer()
     if callback_data.a != "none" and callback_data.a not in AgeGroup.__members__.values():
         return
     await state.update_data(age="" if callback_data.a == "none" else callback_data.a)
@@ -311,14 +306,12 @@ async def got_file(message: Message, state: FSMContext, actor: Actor, i18n: I18n
 
 @members.callback_query(ReportForm.attachment, RepFormCb.filter(F.action == "skip_file"))
 async def skip_file(query: CallbackQuery, state: FSMContext, actor: Actor, i18n: I18n) -> None:
-    await query.answer()
     await state.update_data(back=False)
     await _preview(query, state, actor, i18n)
 
 
 @members.callback_query(ReportForm.attachment, RepFormCb.filter(F.action == "remove_file"))
 async def remove_file(query: CallbackQuery, state: FSMContext, actor: Actor, i18n: I18n) -> None:
-    await query.answer()
     await state.update_data(file_kind=None, file_id=None, back=False)
     await _preview(query, state, actor, i18n)
 
@@ -327,14 +320,12 @@ async def remove_file(query: CallbackQuery, state: FSMContext, actor: Actor, i18
 async def edit_field(
     query: CallbackQuery, callback_data: RepFormCb, state: FSMContext, actor: Actor, i18n: I18n
 ) -> None:
-    await query.answer()
     await state.update_data(back=True)
     await _ask(query, state, EDITS[callback_data.action], actor, i18n)
 
 
 @members.callback_query(ReportForm.preview, RepFormCb.filter(F.action == "cancel"))
 async def cancel_report(query: CallbackQuery, state: FSMContext) -> None:
-    await query.answer()
     data = await state.get_data()
     await state.clear()
     if data.get("edit_id"):
@@ -345,7 +336,12 @@ async def cancel_report(query: CallbackQuery, state: FSMContext) -> None:
 
 @members.callback_query(ReportForm.preview, RepFormCb.filter(F.action == "submit"))
 async def submit(
-    query: CallbackQuery, state: FSMContext, actor: Actor, i18n: I18n, session: AsyncSession
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    state: FSMContext,
+    actor: Actor,
+    i18n: I18n,
+    session: AsyncSession,
 ) -> None:
     data = await state.get_data()
     now = utcnow()
@@ -355,7 +351,6 @@ async def submit(
         else:
             saved = await service.submit(session, actor, data, now)
     except ReportError as exc:
-        await query.answer()
         text = service.problem_text(exc, i18n.current_locale)
         if exc.problem in (Problem.INCOMPLETE, Problem.TOO_LATE, Problem.GONE):
             await state.clear()
@@ -364,7 +359,7 @@ async def submit(
             await say(query, text, reply_markup=kb.preview(bool(data.get("edit_id"))))
         return
     await state.clear()
-    await query.answer()
+    await callback_answer.now()  # then the buttons go and the confirmation comes
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
     if data.get("edit_id"):

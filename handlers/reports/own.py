@@ -12,6 +12,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callback_answer import CallbackAnswer
 from bot.callbacks import (
     RepMineCb,
 )
@@ -59,6 +60,7 @@ async def my_reports(message: Message, session: AsyncSession, actor: Actor, i18n
 async def edit_mine(
     query: CallbackQuery,
     callback_data: RepMineCb,
+    callback_answer: CallbackAnswer,
     state: FSMContext,
     session: AsyncSession,
     actor: Actor,
@@ -67,9 +69,9 @@ async def edit_mine(
     try:
         report = await service.editable(session, actor, callback_data.report_id, utcnow())
     except ReportError as exc:
-        await query.answer(service.problem_text(exc, i18n.current_locale), show_alert=True)
+        callback_answer.text = service.problem_text(exc, i18n.current_locale)
+        callback_answer.show_alert = True
         return
-    await query.answer()
     await state.clear()
     await state.set_data(service.draft_from(report))
     await _preview_new(query, state, actor, i18n)
@@ -85,14 +87,19 @@ async def _preview_new(query: CallbackQuery, state: FSMContext, actor: Actor, i1
 
 @members.callback_query(RepMineCb.filter(F.action == "withdraw"))
 async def withdraw_mine(
-    query: CallbackQuery, callback_data: RepMineCb, session: AsyncSession, actor: Actor, i18n: I18n
+    query: CallbackQuery,
+    callback_data: RepMineCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
+    i18n: I18n,
 ) -> None:
     try:
         report = await service.editable(session, actor, callback_data.report_id, utcnow())
     except ReportError as exc:
-        await query.answer(service.problem_text(exc, i18n.current_locale), show_alert=True)
+        callback_answer.text = service.problem_text(exc, i18n.current_locale)
+        callback_answer.show_alert = True
         return
-    await query.answer()
     text = _("Withdraw report {ref} (“{words}”)? It will be deleted.").format(
         ref=report.reference, words=escape(service.first_words(report.description))
     )
@@ -104,7 +111,6 @@ async def withdraw_mine(
 async def withdraw_decided(
     query: CallbackQuery, callback_data: RepMineCb, session: AsyncSession, actor: Actor, i18n: I18n
 ) -> None:
-    await query.answer()
     if callback_data.action == "keep":
         await say(query, _("Good, the report stays."))
         return

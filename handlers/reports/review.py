@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
+from bot.callback_answer import CallbackAnswer
 from bot.callbacks import (
     PickNetCb,
     RepListCb,
@@ -62,7 +63,6 @@ async def reports_picked(
     query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession, actor: Actor, i18n: I18n
 ) -> None:
     await _show_list(query, session, actor, i18n, RepListCb(network_id=callback_data.network_id))
-    await query.answer()
 
 
 @coordinators.callback_query(RepListCb.filter())
@@ -70,7 +70,6 @@ async def reports_page(
     query: CallbackQuery, callback_data: RepListCb, session: AsyncSession, actor: Actor, i18n: I18n
 ) -> None:
     await _show_list(query, session, actor, i18n, callback_data)
-    await query.answer()
 
 
 async def _show_list(
@@ -118,7 +117,6 @@ async def _show_list(
 @coordinators.callback_query(RepTypeMenuCb.filter())
 async def type_menu(query: CallbackQuery, callback_data: RepTypeMenuCb, actor: Actor) -> None:
     actor.require_coordinator(callback_data.network_id)
-    await query.answer()
     await say(
         query,
         _("Show which type of activity?"),
@@ -143,10 +141,15 @@ def _view_text(row: ReportRow, network: Network, locale: str) -> str:
 
 @coordinators.callback_query(RepViewCb.filter())
 async def view_report(
-    query: CallbackQuery, callback_data: RepViewCb, session: AsyncSession, actor: Actor, i18n: I18n
+    query: CallbackQuery,
+    callback_data: RepViewCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
+    i18n: I18n,
 ) -> None:
     row, network = await service.open_report(session, actor, callback_data.report_id)
-    await query.answer()
+    await callback_answer.now()  # before its file and its text
     message = query.message
     if not isinstance(message, Message):
         await say(query, _view_text(row, network, i18n.current_locale))
@@ -163,6 +166,7 @@ async def view_report(
 async def mark_reviewed(
     query: CallbackQuery,
     callback_data: RepReviewCb,
+    callback_answer: CallbackAnswer,
     session: AsyncSession,
     actor: Actor,
     i18n: I18n,
@@ -170,7 +174,8 @@ async def mark_reviewed(
     row, network = await service.review(
         session, actor, callback_data.report_id, ReportStatus.REVIEWED, None, utcnow()
     )
-    await query.answer(_("Marked as reviewed."))
+    callback_answer.text = _("Marked as reviewed.")
+    await callback_answer.now()  # the toast first, as the report is shown again
     text = _view_text(row, network, i18n.current_locale)
     await say(query, text, reply_markup=kb.review(row.report))
 
@@ -184,7 +189,6 @@ async def flag_report(
     state: FSMContext,
 ) -> None:
     row, _net = await service.open_report(session, actor, callback_data.report_id)
-    await query.answer()
     await state.set_state(ReviewNote.note)
     await state.set_data({"report_id": row.report.id})
     await say(

@@ -9,6 +9,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callback_answer import CallbackAnswer
 from bot.callbacks import (
     RepSetCb,
 )
@@ -23,21 +24,25 @@ from storage.models import utcnow
 
 @coordinators.callback_query(RepSetCb.filter())
 async def report_settings(
-    query: CallbackQuery, callback_data: RepSetCb, session: AsyncSession, actor: Actor, i18n: I18n
+    query: CallbackQuery,
+    callback_data: RepSetCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
+    i18n: I18n,
 ) -> None:
     network = await networks.coordinated_network(session, actor, callback_data.network_id)
     if callback_data.key == "show":
         settings = await service.get_settings(session, network.id)
-        await query.answer()
     else:
         try:
             settings = await service.change_settings(
                 session, actor, network.id, callback_data.key, callback_data.value, utcnow()
             )
         except ValueError:
-            await query.answer()
             return
-        await query.answer(_("Saved."))
+        callback_answer.text = _("Saved.")
+        await callback_answer.now()  # the toast first, as the settings are shown again
     locale = i18n.current_locale
     weekend = service.day_names(service.weekend_days(network, settings.weekend), locale)
     if settings.nudge_enabled:
