@@ -42,6 +42,8 @@ from storage.repositories import updates
 
 log = logging.getLogger(__name__)
 PROCESSED_UPDATES_KEPT = timedelta(days=2)
+# How long a stop waits for the updates already being handled (systemd waits 90 s).
+SHUTDOWN_GRACE = 10.0
 
 # Each feature's `setup_jobs(ctx)`: registers its scheduled jobs (sync or async).
 JOB_SETUPS: tuple[JobSetup, ...] = (events.setup_jobs, reports.setup_jobs, digests.setup_jobs)
@@ -146,14 +148,13 @@ def create_dispatcher(
         delivery=delivery,
         scheduler=scheduler,
     )
-    dp.update.outer_middleware(
-        UpdateFlowMiddleware(
-            i18n,
-            max_in_flight=settings.max_updates_in_flight,
-            flood_limit=settings.flood_limit,
-            flood_window=settings.flood_window,
-        )
+    flow = UpdateFlowMiddleware(
+        i18n,
+        max_in_flight=settings.max_updates_in_flight,
+        flood_limit=settings.flood_limit,
+        flood_window=settings.flood_window,
     )
+    dp.update.outer_middleware(flow)
     dp.update.outer_middleware(DbSessionMiddleware(session_pool))
     dp.update.outer_middleware(ActorMiddleware(settings))
     UserLocaleMiddleware(i18n).setup(dp)
@@ -190,6 +191,9 @@ def create_dispatcher(
         log.info("prevnet is up as @%s", me.username)
 
     async def on_shutdown() -> None:
+        # Polling has stopped; let the updates already taken finish before the Telegram
+        # session closes (aiogram closes it right after this hook).
+        await flow.drain(SHUTDOWN_GRACE)
         await scheduler.stop()
         await delivery.stop()
 

@@ -10,6 +10,8 @@
   arrived; different chats run side by side.
 * **Backpressure.** At most ``max_in_flight`` updates are handled at once; the others wait
   in line (the wait holds no database connection) instead of exhausting the pool.
+* **A clean stop.** `drain()` waits until the updates already taken are done, so a stop
+  (SIGTERM) does not close the Telegram session under a handler half-way through.
 """
 
 from __future__ import annotations
@@ -143,8 +145,30 @@ class UpdateFlowMiddleware(BaseMiddleware):
         self._line = _ChatLine()
         self.in_flight = 0
         self.waiting = 0
+        self._busy = 0  # updates inside this middleware: waiting or in flight
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until no update is waiting or in flight; False when `timeout` ran out."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("stopping with %d updates still being handled", self._busy)
+            return False
+        return True
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        self._busy += 1
+        self._idle.clear()
+        try:
+            return await self._flow(handler, event, data)
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.set()
+
+    async def _flow(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         tg_user: TgUser | None = data.get("event_from_user")
         kind = event.event_type

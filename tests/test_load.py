@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bot.config import Settings
 from bot.dbguard import ConnectionHeldWarning
 from bot.factory import create_dispatcher
-from bot.flow import FloodGuard
+from bot.flow import FloodGuard, UpdateFlowMiddleware
+from bot.i18n import create_i18n
 from storage.engine import connections_held, create_engine, create_session_pool, db_scope
 from storage.migrate import upgrade
 from storage.models import Membership
@@ -74,8 +75,8 @@ def load_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 @pytest.fixture
 async def small_pool(tmp_path: Path) -> AsyncIterator[tuple[Settings, AsyncEngine]]:
-    """A database pool of two connections that gives up after one second."""
-    settings = load_settings(tmp_path, db_pool_size=2, db_max_overflow=0, db_pool_timeout=1)
+    """A database pool of two connections that gives up after three seconds."""
+    settings = load_settings(tmp_path, db_pool_size=2, db_max_overflow=0, db_pool_timeout=3)
     engine = create_engine(settings.database_url, **settings.db_pool_options())
     await upgrade(engine)
     yield settings, engine
@@ -133,7 +134,8 @@ async def test_fifty_people_join_at_once_through_a_pool_of_two(small_pool) -> No
     people = [Person(dp, bot, 5000 + i) for i in range(50)]
 
     # 50 updates in flight at once, each holding its reply for 0.2 s: a connection held
-    # across the reply would keep 48 of them waiting past the pool's 1 s timeout.
+    # across the reply would keep 48 of them waiting 24 × 0.2 s, past the pool's 3 s
+    # timeout (and the guard below turns it into an error at once).
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConnectionHeldWarning)
         await asyncio.gather(
@@ -303,3 +305,42 @@ async def test_pool_settings_reach_the_engine(tmp_path: Path) -> None:
         assert engine.pool.timeout() == 4.5  # type: ignore[attr-defined]
     finally:
         await engine.dispose()
+
+
+async def test_a_stop_waits_for_the_updates_being_handled(tmp_path: Path) -> None:
+    """SIGTERM stops polling, then the shutdown hook drains: the reply of an update taken
+    just before still goes out before the Telegram session is closed."""
+    settings = load_settings(tmp_path)
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    try:
+        bot = SlowBot(latency=0.5)
+        dp = create_dispatcher(settings, create_session_pool(engine), bot)
+        person = Person(dp, bot, 901)
+        update = _update(person, person.message("/help"))
+        handling = asyncio.create_task(dp.feed_update(bot, update))
+        await asyncio.sleep(0.1)  # the reply is on its way
+        assert not handling.done()
+        await dp.emit_shutdown(bot=bot)
+        assert handling.done()  # drained before the hook returned
+        assert len(sent_texts(bot, 901)) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_the_drain_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    flow = UpdateFlowMiddleware(
+        create_i18n("en"), max_in_flight=2, flood_limit=0, flood_window=1
+    )
+    release = asyncio.Event()
+
+    async def stuck(event: Any, data: dict[str, Any]) -> None:
+        await release.wait()
+
+    person = Person(None, None, 902)  # type: ignore[arg-type]
+    task = asyncio.create_task(flow(stuck, _update(person, person.message("hi")), {}))
+    await asyncio.sleep(0)
+    assert await flow.drain(0.05) is False
+    release.set()
+    await task
+    assert await flow.drain(0.05) is True
