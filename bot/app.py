@@ -1,4 +1,5 @@
-"""Running the bot: migrations, then long polling or a webhook, until SIGINT/SIGTERM."""
+"""Running the bot: migrations, then long polling or a webhook, until SIGINT/SIGTERM;
+or (`prevnet worker`) only the worker's duties (bot/worker.py), taking no updates."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from aiohttp import web
 from bot.config import Settings
 from bot.errors import CliError
 from bot.factory import create_bot, create_dispatcher
+from bot.i18n import create_i18n
+from bot.roles import refuse_worker_on_sqlite, single_process
+from bot.worker import Worker, create_context
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 
@@ -104,6 +108,11 @@ def tune_gc() -> None:
 
 async def run(settings: Settings) -> None:
     settings.require_token()
+    with single_process(settings.database_url):  # SQLite: one bot process (bot/roles.py)
+        await _run(settings)
+
+
+async def _run(settings: Settings) -> None:
     bot = create_bot(settings)
     try:
         me = await _until_stopped(asyncio.ensure_future(wait_for_telegram(bot)))
@@ -168,3 +177,56 @@ async def _run_webhook(settings: Settings, bot: Bot, dp: Dispatcher) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+async def _stop_signal() -> None:
+    """Return on the first SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+async def run_worker(settings: Settings) -> None:
+    """`prevnet worker`: the delivery engine and the scheduled jobs, no updates (no
+    polling, no webhook, the webhook left as it is), until SIGINT/SIGTERM."""
+    refuse_worker_on_sqlite(settings.database_url)
+    settings.require_token()
+    bot = create_bot(settings)
+    try:
+        me = await _until_stopped(asyncio.ensure_future(wait_for_telegram(bot)))
+        if me is None:
+            log.info("prevnet worker stopped before Telegram answered")
+            return
+        log.info("Telegram answers: the bot is @%s", me.username)
+        stopped = asyncio.ensure_future(_stop_signal())  # a signal from here on: a clean stop
+        engine = create_engine(settings.database_url, **settings.db_pool_options())
+        try:
+            await upgrade(engine)
+            context = create_context(
+                settings, create_session_pool(engine), bot, create_i18n(settings.default_locale)
+            )
+            worker = Worker(context)
+            try:
+                if not stopped.done():
+                    await worker.start()
+                    tune_gc()
+                    log.info(
+                        "prevnet worker is up as @%s: delivery and scheduled jobs", me.username
+                    )
+                await stopped
+                log.info("prevnet worker stopping: finishing the jobs and sends in progress")
+            finally:
+                await worker.stop()
+        finally:
+            stopped.cancel()
+            await engine.dispose()
+    finally:
+        await bot.session.close()
+    log.info("prevnet worker stopped")

@@ -27,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="apply pending migrations, then run the bot until stopped")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser(
+        "worker",
+        help="only deliveries and scheduled jobs, no updates (PostgreSQL, beside `run`)",
+    )
+    p.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_cmd", required=True)
     p = db.add_parser("upgrade", help="apply pending migrations")
@@ -110,6 +115,13 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import run
 
     await run(settings)
+    return 0
+
+
+async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import run_worker
+
+    await run_worker(settings)
     return 0
 
 
@@ -366,6 +378,15 @@ async def _bot_username(settings: Settings) -> str | None:
         await bot.session.close()
 
 
+def log_format() -> str:
+    """Each line tells which process wrote it: ``[<pid>:<random>]``, the end of the
+    process's worker id (bot/delivery/workers.py), as heartbeats and status show it."""
+    from bot.delivery.workers import process_id
+
+    short = ":".join(process_id().rsplit(":", 2)[-2:]).replace("%", "%%")
+    return f"%(asctime)s %(levelname)s [{short}] %(name)s: %(message)s"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -376,10 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"prevnet: bad settings: {problems}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=settings.log_level, format=log_format())
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
         # aiogram's line per handled update: at INFO it is most of the log under load.

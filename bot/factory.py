@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from enum import Enum
 from typing import Any
 from urllib.parse import urlencode
@@ -16,8 +14,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.methods import TelegramMethod
 from aiogram.types import InputFile
 from aiogram.utils.i18n import I18n
@@ -26,27 +23,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import dbguard
 from bot.callback_answer import CallbackAnswerMiddleware
-from bot.commands import set_default_menus
 from bot.config import Settings
-from bot.context import AppContext, JobSetup
-from bot.delivery import DeliveryEngine
 from bot.flow import UpdateFlowMiddleware
 from bot.i18n import UserLocaleMiddleware, create_i18n
 from bot.middlewares import ActorMiddleware, DbSessionMiddleware
-from bot.scheduler import create_scheduler
-from bot.services import broadcasts, digests, events, reports
+from bot.worker import JOB_SETUPS as JOB_SETUPS  # where they were listed before
+from bot.worker import PROCESSED_UPDATES_KEPT as PROCESSED_UPDATES_KEPT
+from bot.worker import Worker, create_context
 from handlers import get_routers
 from storage.fsm import SqlStorage
-from storage.models import utcnow
-from storage.repositories import updates
 
 log = logging.getLogger(__name__)
-PROCESSED_UPDATES_KEPT = timedelta(days=2)
 # How long a stop waits for the updates already being handled (systemd waits 90 s).
 SHUTDOWN_GRACE = 10.0
-
-# Each feature's `setup_jobs(ctx)`: registers its scheduled jobs (sync or async).
-JOB_SETUPS: tuple[JobSetup, ...] = (events.setup_jobs, reports.setup_jobs, digests.setup_jobs)
 
 
 class FormSession(AiohttpSession):
@@ -93,6 +82,17 @@ def create_fsm_storage(
     return SqlStorage(session_pool)
 
 
+def create_events_isolation(storage: BaseStorage) -> BaseEventIsolation | None:
+    """With dialog state in Redis, the updates of one person in one chat are handled one
+    at a time by all the processes sharing it (a Redis lock around each); without Redis
+    there is one process, and none is needed."""
+    from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+
+    if isinstance(storage, RedisStorage):
+        return RedisEventIsolation(storage.redis, key_builder=storage.key_builder)
+    return None
+
+
 def run_sync_filters_inline(dp: Dispatcher) -> int:
     """aiogram runs a synchronous filter (every `F.data.startswith(...)`, `F.text == ...`)
     in a worker thread, one thread round trip per filter checked per update; these are
@@ -129,24 +129,24 @@ def create_dispatcher(
 
     Long-lived services live in the dispatcher's workflow data, so handlers receive them as
     arguments: `settings`, `session_pool`, `i18n`, `delivery` (the outbox for mass sends)
-    and `scheduler`. The delivery engine and the scheduler run between the dispatcher's
-    startup and shutdown; tests that feed updates without starting it call
-    `delivery.run_until_idle()` to flush what was queued.
+    and `scheduler`. The delivery engine and the scheduler (the worker's duties: `worker`,
+    bot/worker.py) run between the dispatcher's startup and shutdown; tests that feed
+    updates without starting it call `delivery.run_until_idle()` to flush what was queued.
     """
     i18n = i18n or create_i18n(settings.default_locale)
     dbguard.install(bot)
-    delivery = DeliveryEngine(
-        bot, session_pool, rate=settings.broadcast_rate, reply_rate=settings.reply_rate
-    )
-    delivery.on_job_progress = broadcasts.progress_reporter(bot, i18n, session_pool)
-    scheduler = create_scheduler()
+    context = create_context(settings, session_pool, bot, i18n)
+    worker = Worker(context)
+    storage = storage or create_fsm_storage(settings, session_pool)
     dp = Dispatcher(
-        storage=storage or create_fsm_storage(settings, session_pool),
+        storage=storage,
+        events_isolation=create_events_isolation(storage),
         settings=settings,
         session_pool=session_pool,
         i18n=i18n,
-        delivery=delivery,
-        scheduler=scheduler,
+        delivery=context.delivery,
+        scheduler=context.scheduler,
+        worker=worker,
     )
     flow = UpdateFlowMiddleware(
         i18n,
@@ -164,29 +164,8 @@ def create_dispatcher(
     run_sync_filters_inline(dp)
 
     async def on_startup(bot: Bot) -> None:
-        async with session_pool() as session:
-            pruned = await updates.prune(session, utcnow() - PROCESSED_UPDATES_KEPT)
-            await session.commit()
-        if pruned:
-            log.info("forgot %d old update ids", pruned)
-        try:
-            await set_default_menus(bot, i18n)
-        except TelegramAPIError as exc:  # the menu is a convenience: never refuse to start
-            log.warning("could not set the command menus: %s", exc)
-        await delivery.start()
-        context = AppContext(
-            bot=bot,
-            session_pool=session_pool,
-            settings=settings,
-            i18n=i18n,
-            scheduler=scheduler,
-            delivery=delivery,
-        )
-        for setup in JOB_SETUPS:
-            result = setup(context)
-            if inspect.isawaitable(result):
-                await result
-        scheduler.start()
+        # The worker's duties (bot/worker.py); `prevnet worker` does only these.
+        await worker.start()
         me = await bot.me()
         log.info("prevnet is up as @%s", me.username)
 
@@ -194,8 +173,7 @@ def create_dispatcher(
         # Polling has stopped; let the updates already taken finish before the Telegram
         # session closes (aiogram closes it right after this hook).
         await flow.drain(SHUTDOWN_GRACE)
-        await scheduler.stop()
-        await delivery.stop()
+        await worker.stop()
 
     dp.startup.register(on_startup)
     dp.shutdown.register(on_shutdown)

@@ -1,8 +1,9 @@
 """aiogram FSM storage in the database, so dialogs survive a restart without Redis.
 
-aiogram reads the state of every update, so reads are served from a bounded in-process
-cache that every write goes through: this storage is for one bot process (several
-processes keep their state in Redis: REDIS_URL)."""
+aiogram reads the state of every update, so on SQLite (one bot process: bot/roles.py)
+reads are served from a bounded in-process cache that every write goes through. On
+PostgreSQL several processes may share the database, so every read asks the database and
+each process sees the others' writes (Redis is faster for that: REDIS_URL)."""
 
 from __future__ import annotations
 
@@ -35,15 +36,29 @@ def _key(key: StorageKey) -> str:
     return ":".join(str(p) for p in parts)
 
 
+def _single_process(session_pool: async_sessionmaker[AsyncSession]) -> bool:
+    bind = session_pool.kw.get("bind")
+    dialect = getattr(bind, "dialect", None)
+    return getattr(dialect, "name", None) == "sqlite"
+
+
 class SqlStorage(BaseStorage):
     def __init__(
-        self, session_pool: async_sessionmaker[AsyncSession], cache_size: int = 10_000
+        self,
+        session_pool: async_sessionmaker[AsyncSession],
+        cache_size: int = 10_000,
+        *,
+        cache: bool | None = None,
     ) -> None:
+        """``cache``: serve reads from memory; by default only on SQLite (one process)."""
         self._pool = session_pool
         self._cache: OrderedDict[str, Entry] = OrderedDict()
         self._cache_size = cache_size
+        self.caching = _single_process(session_pool) if cache is None else cache
 
     def _remember(self, k: str, entry: Entry) -> None:
+        if not self.caching:
+            return
         self._cache[k] = entry
         self._cache.move_to_end(k)
         while len(self._cache) > self._cache_size:

@@ -407,7 +407,8 @@ class DeliveryEngine(ProgressReports, Outcomes):
             now = utcnow()
             if await repo.has_due_scheduled(session, now):  # read first: no idle writes
                 promoted = await repo.promote_due_jobs(session, now)
-                log.info("jobs %s started", promoted)
+                if promoted:  # (empty: another process's engine started them)
+                    log.info("jobs %s started", promoted)
             job_ids = await repo.running_job_ids(session)
             self._jobs_running = bool(job_ids)
             if not job_ids:

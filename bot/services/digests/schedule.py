@@ -103,17 +103,28 @@ async def catch_up(sender: DigestSender, now: datetime) -> list[SendResult]:
 _SENDERS: weakref.WeakKeyDictionary[BaseScheduler, DigestSender] = weakref.WeakKeyDictionary()
 
 
+def _key(network: Network, schedule: Schedule) -> tuple[int, int, str]:
+    return (schedule.weekday, schedule.hour, network.timezone)
+
+
 def plan(
     scheduler: BaseScheduler, sender: DigestSender, network: Network, schedule: Schedule
 ) -> None:
     """The network's cron trigger, in its time zone (replaced only when it changed, so a
     re-plan never skips a run that is about to fire)."""
     job_id = network_job_id(network.id)
-    key = (schedule.weekday, schedule.hour, network.timezone)
+    key = _key(network, schedule)
     if sender.planned.get(job_id) == key and scheduler.get_job(job_id) is not None:
         return
 
     async def run(network_id: int = network.id) -> None:
+        # Changed in another process (not re-planned here yet): this is not its time.
+        async with sender.session_pool() as session:
+            found = await repo.networks_with_schedules(session, [network_id])
+        if found and _key(*found[0]) != key:
+            log.info("digest of network %s: its schedule changed; re-planned", network_id)
+            plan(scheduler, sender, *found[0])
+            return
         result = await send_network_digest(sender, network_id, now=utcnow(), trigger="schedule")
         log.info("scheduled digest of network %s: %s", network_id, result.outcome)
 
