@@ -23,6 +23,8 @@ from aiohttp import web
 from bot.config import Settings
 from bot.errors import CliError
 from bot.factory import create_bot, create_dispatcher
+from bot.health import add_health_routes
+from bot.heartbeat import Heartbeat
 from bot.i18n import create_i18n
 from bot.roles import refuse_worker_on_sqlite, single_process
 from bot.worker import Worker, create_context
@@ -158,6 +160,7 @@ async def _run_webhook(settings: Settings, bot: Bot, dp: Dispatcher) -> None:
         app, path="/webhook"
     )
     setup_application(app, dp, bot=bot)
+    add_health_routes(app, dp["session_pool"], settings.redis_url)  # GET /healthz
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
@@ -213,9 +216,11 @@ async def run_worker(settings: Settings) -> None:
                 settings, create_session_pool(engine), bot, create_i18n(settings.default_locale)
             )
             worker = Worker(context)
+            heartbeat = Heartbeat(context.session_pool, role="worker")  # `prevnet status`
             try:
                 if not stopped.done():
                     await worker.start()
+                    await heartbeat.start()
                     tune_gc()
                     log.info(
                         "prevnet worker is up as @%s: delivery and scheduled jobs", me.username
@@ -223,6 +228,7 @@ async def run_worker(settings: Settings) -> None:
                 await stopped
                 log.info("prevnet worker stopping: finishing the jobs and sends in progress")
             finally:
+                await heartbeat.stop()
                 await worker.stop()
         finally:
             stopped.cancel()

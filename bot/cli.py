@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="send it even if this week's already went out"
     )
     p.set_defaults(func=cmd_digest_send)
+
+    p = sub.add_parser(
+        "status", help="the outbox, the processes alive, the last digests and reminders"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--jobs", type=int, default=20, metavar="N",
+                   help="list at most N send jobs (default 20)")
+    p.set_defaults(func=cmd_status)
     return parser
 
 
@@ -355,6 +363,40 @@ async def cmd_digest_send(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await bot.session.close()
         await engine.dispose()
+
+
+async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    """Reads only: no migration is applied (a schema behind this code is refused)."""
+    import json
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.services import status
+    from storage.engine import create_engine, create_session_pool
+    from storage.migrate import current_revision, pending_revisions
+
+    path = settings.sqlite_path()
+    if path is not None and not path.exists():
+        raise CliError(f"no database at {path}: run `prevnet db upgrade` or `prevnet run`")
+    engine = create_engine(settings.database_url)
+    try:
+        revision = await current_revision(engine)
+        missing = pending_revisions(revision)
+        if missing:
+            raise CliError(f"the database lacks migrations {', '.join(reversed(missing))}: "
+                           "run `prevnet db upgrade`")
+        async with create_session_pool(engine)() as session:
+            report = await status.collect(session, jobs_shown=max(args.jobs, 0), schema=revision)
+    except (SQLAlchemyError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CliError(f"cannot read the database: {first}") from exc
+    finally:
+        await engine.dispose()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(status.render(report), end="")
+    return 0
 
 
 async def _bot_username(settings: Settings) -> str | None:

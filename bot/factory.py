@@ -25,6 +25,7 @@ from bot import dbguard
 from bot.callback_answer import CallbackAnswerMiddleware
 from bot.config import Settings
 from bot.flow import UpdateFlowMiddleware
+from bot.heartbeat import Heartbeat
 from bot.i18n import UserLocaleMiddleware, create_i18n
 from bot.middlewares import ActorMiddleware, DbSessionMiddleware
 from bot.worker import JOB_SETUPS as JOB_SETUPS  # where they were listed before
@@ -138,6 +139,7 @@ def create_dispatcher(
     context = create_context(settings, session_pool, bot, i18n)
     worker = Worker(context)
     storage = storage or create_fsm_storage(settings, session_pool)
+    heartbeat = Heartbeat(session_pool, role="run")  # `prevnet status` lists this process
     dp = Dispatcher(
         storage=storage,
         events_isolation=create_events_isolation(storage),
@@ -166,6 +168,7 @@ def create_dispatcher(
     async def on_startup(bot: Bot) -> None:
         # The worker's duties (bot/worker.py); `prevnet worker` does only these.
         await worker.start()
+        await heartbeat.start()
         me = await bot.me()
         log.info("prevnet is up as @%s", me.username)
 
@@ -174,6 +177,7 @@ def create_dispatcher(
         # session closes (aiogram closes it right after this hook).
         await flow.drain(SHUTDOWN_GRACE)
         await worker.stop()
+        await heartbeat.stop()
 
     dp.startup.register(on_startup)
     dp.shutdown.register(on_shutdown)

@@ -57,3 +57,26 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply pending migrations (idempotent; one process at a time on PostgreSQL)."""
     async with engine.begin() as conn:
         await conn.run_sync(_locked_upgrade, revision)
+
+
+def pending_revisions(current: str | None) -> list[str]:
+    """The migrations this code has and a database at ``current`` lacks, newest first
+    (empty too when ``current`` is newer than this code)."""
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
+
+    script = ScriptDirectory.from_config(alembic_config())
+    try:
+        return [r.revision for r in script.iterate_revisions("heads", current or "base")]
+    except RevisionError:
+        return []
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The database's migration revision (None: never migrated); changes nothing."""
+    from alembic.migration import MigrationContext
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )

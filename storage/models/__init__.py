@@ -23,6 +23,7 @@ from storage.models.events import (
 from storage.models.invites import Invite
 from storage.models.members import Membership, MembershipStatus, Role, Sector, User
 from storage.models.networks import Network
+from storage.models.processes import Process
 from storage.models.reports import (
     ActivityType,
     AgeGroup,
@@ -63,6 +64,7 @@ __all__ = [
     "Membership",
     "MembershipStatus",
     "Network",
+    "Process",
     "ProcessedUpdate",
     "ReminderStatus",
     "Report",

@@ -5,6 +5,7 @@ second bot process on one SQLite file."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 from datetime import timedelta
@@ -108,6 +109,11 @@ async def test_worker_beside_run_on_postgresql(fake_api, tmp_path, redis_url):
             member_code = await app.invite("saida", uses=10)
             await app.start()
             assert fake_api.webhook_info["url"] == f"http://127.0.0.1:{port}/webhook"
+            # `prevnet status` sees both processes by their heartbeats.
+            _code, out, _err = await app.cli("status", "--json")
+            seen = {(p["role"], p["pid"], p["alive"]) for p in json.loads(out)["processes"]}
+            assert worker.process is not None and app.process is not None
+            assert seen == {("worker", worker.process.pid, True), ("run", app.process.pid, True)}
 
             coordinator = User(fake_api, 8100, first_name="Maya")
             await register(coordinator, coordinator_code, "en", "Maya", sector="ngo")

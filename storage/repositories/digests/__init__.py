@@ -15,9 +15,11 @@ from storage.repositories.digests.figures import (
     is_member_role,
 )
 from storage.repositories.digests.records import (
+    DigestRun,
     claim,
     get,
     get_by_id,
+    latest_runs,
     of_weeks,
     reclaim_for_resend,
     set_status,
@@ -47,6 +49,7 @@ __all__ = [
     "SENT",
     "BroadcastRow",
     "Collected",
+    "DigestRun",
     "EventRow",
     "MemberRow",
     "NetworkFigures",
@@ -59,6 +62,7 @@ __all__ = [
     "get_by_id",
     "get_schedule",
     "is_member_role",
+    "latest_runs",
     "network_scope",
     "networks_with_schedules",
     "of_weeks",

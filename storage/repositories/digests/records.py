@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, false, insert, or_, select, update
+from sqlalchemy import and_, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.models import Network
 from storage.models.digests import (
     Digest,
 )
@@ -147,3 +149,40 @@ async def stale_claims(session: AsyncSession, stale_before: datetime) -> Sequenc
 
 async def set_status(session: AsyncSession, digest_id: int, status: str) -> None:
     await session.execute(update(_DG).where(_DG.c.id == digest_id).values(status=status))
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRun:
+    """The latest week's digest of one scope, as `prevnet status` shows it."""
+
+    scope: str
+    network: str | None  # the network's slug; None for the admins' digest
+    week: date
+    status: str
+    trigger: str
+    claimed_by: str | None
+    claimed_at: datetime
+    sent_at: datetime | None
+    recipients: int
+    resends: int
+
+
+async def latest_runs(session: AsyncSession) -> list[DigestRun]:
+    """Each scope's (network's, the admins') latest week: one query, the unique
+    (scope, week) index serves the MAX per scope."""
+    latest = (
+        select(_DG.c.scope, func.max(_DG.c.week).label("week"))
+        .group_by(_DG.c.scope)
+        .subquery("latest")
+    )
+    rows = await session.execute(
+        select(
+            _DG.c.scope, Network.slug, _DG.c.week, _DG.c.status, _DG.c.trigger,
+            _DG.c.claimed_by, _DG.c.claimed_at, _DG.c.sent_at, _DG.c.recipients,
+            _DG.c.resends,
+        )
+        .join(latest, and_(_DG.c.scope == latest.c.scope, _DG.c.week == latest.c.week))
+        .outerjoin(Network, Network.id == _DG.c.network_id)
+        .order_by(Network.slug.is_(None), Network.slug, _DG.c.scope)
+    )
+    return [DigestRun(*row) for row in rows.all()]
