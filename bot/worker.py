@@ -46,7 +46,8 @@ def create_context(
     """The delivery engine and the scheduler, not started yet."""
     dbguard.install(bot)  # no connection held across a request to Telegram (idempotent)
     delivery = DeliveryEngine(
-        bot, session_pool, rate=settings.broadcast_rate, reply_rate=settings.reply_rate
+        bot, session_pool, rate=settings.broadcast_rate, reply_rate=settings.reply_rate,
+        redis_url=settings.redis_url,  # with Redis: one Telegram limit for all processes
     )
     delivery.on_job_progress = broadcasts.progress_reporter(bot, i18n, session_pool)
     return AppContext(

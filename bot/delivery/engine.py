@@ -20,10 +20,10 @@ from bot.delivery.payload import Recipient, Template, check_overrides
 from bot.delivery.progress import ProgressCallback, ProgressReports
 from bot.delivery.ratelimit import (
     _BULK,
-    ChatSpacer,
-    PriorityRateLimiter,
     RateLimitMiddleware,
+    SendLimiter,
 )
+from bot.delivery.shared_limit import build_limits
 from bot.delivery.workers import LIVE_WORKERS, default_worker_id, is_dead_local_worker
 from storage.engine import db_scope
 from storage.models import SendJob, utcnow
@@ -72,8 +72,9 @@ class DeliveryEngine(ProgressReports, Outcomes):
         claim_batch: int | None = None,
         stop_grace: float = 10.0,
         record_linger: float = 0.02,
-        limiter: PriorityRateLimiter | None = None,
+        limiter: SendLimiter | None = None,
         reply_rate: float | None = None,
+        redis_url: str | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -93,8 +94,12 @@ class DeliveryEngine(ProgressReports, Outcomes):
         self.stop_grace = stop_grace
         self.record_linger = record_linger
         self.claim_batch = claim_batch or max(2 * self.concurrency, min(500, math.ceil(rate)))
-        self.limiter = limiter or PriorityRateLimiter(self.rate, reply_rate=reply_rate)
-        spacer = ChatSpacer(per_chat_interval) if per_chat_interval > 0 else None
+        # The given limiter, else one for every process on Redis (shared_limit.py), else
+        # this process's own; `_shared` is closed by stop().
+        self.limiter, spacer, self._shared = build_limits(
+            bot.id, rate=self.rate, reply_rate=reply_rate, per_chat_interval=per_chat_interval,
+            redis_url=redis_url, limiter=limiter,
+        )
         self.middleware = RateLimitMiddleware(self.limiter, spacer)
         self.on_job_progress: ProgressCallback | None = None
         self.stats = EngineStats()
@@ -212,6 +217,8 @@ class DeliveryEngine(ProgressReports, Outcomes):
         self._jobs.clear()
         if self._installed_here:  # start() put it there: the bot is back as it was
             self.uninstall()
+        if self._shared is not None:  # its Redis client (made again if still used)
+            await self._shared.aclose()
         LIVE_WORKERS.discard(self.worker_id)
         log.info("delivery engine %s stopped", self.worker_id)
 

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.payload import Template
 from bot.delivery.ratelimit import (
-    PriorityRateLimiter,
+    SendLimiter,
 )
 from storage.models import utcnow
 from storage.repositories import delivery as repo
@@ -83,7 +83,7 @@ class Outcomes:
     stats: EngineStats
     worker_id: str
     request_timeout: int | None
-    limiter: PriorityRateLimiter
+    limiter: SendLimiter
     max_attempts: int
     backoff_base: float
     backoff_max: float

@@ -34,7 +34,8 @@ installed on the bot's aiogram session (`DeliveryEngine.install` does it):
   (a tap's answer is a message or two, a burst Telegram allows), but the spacer notes
   them, so the chat's next bulk message keeps its distance.
 
-Clock and sleep are injectable so the limiter is tested without real time.
+Clock and sleep are injectable so the limiter is tested without real time. With REDIS_URL
+set, shared_limit.py keeps the same rules in Redis, for all the bot's processes at once.
 """
 
 from __future__ import annotations
@@ -48,10 +49,10 @@ import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
@@ -123,6 +124,23 @@ def bulk_priority(enabled: bool = True) -> Iterator[None]:
 
 def current_priority() -> Priority:
     return Priority.LOW if _BULK.get() else Priority.HIGH
+
+
+class SendLimiter(Protocol):
+    """What the middleware and the engine use of a limiter: `PriorityRateLimiter` (this
+    process) or `bot.delivery.shared_limit.SharedRateLimiter` (every process, in Redis)."""
+
+    rate: float
+
+    @property
+    def paused_until(self) -> float: ...
+
+    @property
+    def pauses(self) -> int: ...
+
+    def slot(self, priority: int = ..., cost: int = ...) -> AbstractAsyncContextManager[None]: ...
+
+    def pause(self, seconds: float, reason: str = ...) -> object: ...
 
 
 class PriorityRateLimiter:
@@ -416,7 +434,7 @@ class RateLimitMiddleware(BaseRequestMiddleware):
 
     def __init__(
         self,
-        limiter: PriorityRateLimiter,
+        limiter: SendLimiter,
         spacer: ChatSpacer | None = None,
         *,
         max_retries: int = 5,
