@@ -97,8 +97,8 @@ class DeliveryEngine(ProgressReports, Outcomes):
         # The given limiter, else one for every process on Redis (shared_limit.py), else
         # this process's own; `_shared` is closed by stop().
         self.limiter, spacer, self._shared = build_limits(
-            bot.id, rate=self.rate, reply_rate=reply_rate, per_chat_interval=per_chat_interval,
-            redis_url=redis_url, limiter=limiter,
+            bot.id if redis_url else 0, rate=self.rate, reply_rate=reply_rate,
+            per_chat_interval=per_chat_interval, redis_url=redis_url, limiter=limiter,
         )
         self.middleware = RateLimitMiddleware(self.limiter, spacer)
         self.on_job_progress: ProgressCallback | None = None
