@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.heartbeat import ALIVE_AFTER, PRUNE_AFTER
 from storage.models import DeliveryStatus, JobStatus, ReminderStatus, utcnow
-from storage.repositories import delivery, digests, events, processes
-from storage.repositories.delivery import JobOverview, OutboxTotals
+from storage.repositories import digests, processes
+from storage.repositories import status as repo
 from storage.repositories.digests import ADMIN_SCOPE, DigestRun
-from storage.repositories.events import ReminderRun, ReminderTotals
+from storage.repositories.status import JobOverview, OutboxTotals, ReminderRun, ReminderTotals
 
 JOBS_SHOWN = 20  # jobs listed at most (running and scheduled ones first)
 JOBS_SINCE = timedelta(days=1)  # finished jobs listed if created this recently
@@ -165,8 +165,8 @@ async def collect(
     rows = await processes.seen_since(session, now - PRUNE_AFTER)
     report = StatusReport(
         now=now,
-        outbox=await delivery.outbox_totals(session, now),
-        jobs=await delivery.job_overviews(session, since=since, limit=jobs_shown),
+        outbox=await repo.outbox_totals(session, now),
+        jobs=await repo.job_overviews(session, since=since, limit=jobs_shown),
         processes=[
             ProcessLine(
                 id=p.id,
@@ -180,8 +180,8 @@ async def collect(
             for p in rows
         ],
         digests=await digests.latest_runs(session),
-        reminders=await events.reminder_totals(session, now),
-        reminder_runs=await events.recent_reminder_runs(session, REMINDER_RUNS_SHOWN),
+        reminders=await repo.reminder_totals(session, now),
+        reminder_runs=await repo.recent_reminder_runs(session, REMINDER_RUNS_SHOWN),
         alive_after=alive_after,
         jobs_since=since,
         schema=schema,

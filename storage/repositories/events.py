@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, cast
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Membership, MembershipStatus, Network, User, UTCDateTime
+from storage.models import Membership, MembershipStatus, User, UTCDateTime
 from storage.models.events import (
     DEFAULT_REMINDER_OFFSETS,
     Event,
@@ -487,97 +487,3 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value
     return UTCDateTime().process_result_value(value, None)
-
-
-# --------------------------------------------------------------- status (operators)
-
-
-@dataclass(frozen=True, slots=True)
-class ReminderTotals:
-    """The reminder rows by status, for `prevnet status`."""
-
-    by_status: dict[str, int]
-    due: int  # pending rows whose time has come (a sender should take them soon)
-    oldest_due: datetime | None
-    next_due: datetime | None  # the next pending one still to come
-    oldest_claim: datetime | None  # the oldest claim in progress
-    last_done: datetime | None  # the latest sent or skipped
-
-
-@dataclass(frozen=True, slots=True)
-class ReminderRun:
-    """One reminder sent or skipped: which event, how long before, when."""
-
-    id: int
-    network: str
-    event_title: str
-    offset_minutes: int
-    status: str
-    done_at: datetime
-    note: str | None
-
-
-async def reminder_totals(session: AsyncSession, now: datetime) -> ReminderTotals:
-    """One GROUP BY over the reminder rows."""
-    due = and_(EventReminder.status == PENDING, EventReminder.due_at <= now)
-    rows = await session.execute(
-        select(
-            EventReminder.status,
-            func.count(),
-            func.count(case((due, 1))),
-            func.min(case((due, EventReminder.due_at))),
-            func.min(case((EventReminder.due_at > now, EventReminder.due_at))),
-            func.min(EventReminder.claimed_at),
-            func.max(EventReminder.done_at),
-        ).group_by(EventReminder.status)
-    )
-    by_status: dict[str, int] = {}
-    n_due = 0
-    oldest_due = next_due = oldest_claim = last_done = None
-    for status, count, n, first_due, upcoming, claim, done in rows.all():
-        by_status[str(status)] = int(count)
-        if status == PENDING:
-            n_due, oldest_due, next_due = int(n), _utc(first_due), _utc(upcoming)
-        elif status == CLAIMED:
-            oldest_claim = _utc(claim)
-        elif status in (SENT, SKIPPED):
-            done_at = _utc(done)
-            if done_at is not None and (last_done is None or done_at > last_done):
-                last_done = done_at
-    return ReminderTotals(
-        by_status={s: by_status.get(s, 0) for s in (PENDING, CLAIMED, SENT, SKIPPED)},
-        due=n_due,
-        oldest_due=oldest_due,
-        next_due=next_due,
-        oldest_claim=oldest_claim,
-        last_done=last_done,
-    )
-
-
-async def recent_reminder_runs(session: AsyncSession, limit: int = 5) -> list[ReminderRun]:
-    """The latest reminders sent or skipped, newest first, with their event."""
-    rows = await session.execute(
-        select(
-            EventReminder.id, Network.slug, Event.title, EventReminder.offset_minutes,
-            EventReminder.status, EventReminder.done_at, EventReminder.note,
-        )
-        .join(Event, Event.id == EventReminder.event_id)
-        .join(Network, Network.id == Event.network_id)
-        .where(EventReminder.status.in_((SENT, SKIPPED)), EventReminder.done_at.is_not(None))
-        .order_by(EventReminder.done_at.desc(), EventReminder.id.desc())
-        .limit(limit)
-    )
-    return [
-        ReminderRun(r.id, r.slug, r.title, r.offset_minutes, r.status,
-                    cast(datetime, _utc(r.done_at)), r.note)
-        for r in rows.all()
-    ]
-
-
-def _utc(value: datetime | str | None) -> datetime | None:
-    """An aggregate's datetime, aware UTC (SQLite may hand back a string)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
