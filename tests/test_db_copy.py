@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
 from bot.delivery import DeliveryEngine
+from bot.heartbeat import Heartbeat
 from bot.i18n import create_i18n
 from bot.services import broadcasts, digests, events, registration, reports
 from bot.services.broadcasts import Content
@@ -112,6 +113,7 @@ async def fill(url: str) -> None:
             key = StorageKey(bot_id=42, chat_id=GOING, user_id=GOING)
             await fsm.set_state(key, "ReportForm:date")
             await fsm.set_data(key, {"network_id": network.id, "words": ["كلمة", None, 1.5]})
+            assert await Heartbeat(pool, role="run", process_id="host-1-abc").beat()
         finally:
             await outbox.stop()
 
