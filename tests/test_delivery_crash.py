@@ -16,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 from aiogram import Bot
 from sqlalchemy import func, select
 
@@ -25,6 +26,7 @@ from storage.migrate import upgrade
 from storage.models import Delivery, SendJob
 from tests.delivery_worker import seed_users
 from tests.fake_api import FakeBotAPI
+from tests.pg import fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPIENTS = 5_000
@@ -63,7 +65,18 @@ async def status_counts(pool: object, job_id: int) -> dict[str, int]:
 
 
 async def test_kill_minus_9_mid_job_then_resume(tmp_path: Path) -> None:
-    db_url = f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
+    await kill_and_resume(f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}")
+
+
+@pytest.mark.postgres
+async def test_kill_minus_9_mid_job_then_resume_on_postgresql() -> None:
+    """The same on PostgreSQL, where several workers share the outbox: the next worker
+    takes the dead one's rows over."""
+    async with fresh_database() as url:
+        await kill_and_resume(url)
+
+
+async def kill_and_resume(db_url: str) -> None:
     db = create_engine(db_url)
     await upgrade(db)
     pool = create_session_pool(db)
