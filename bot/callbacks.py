@@ -126,6 +126,13 @@ class RepExportCb(CallbackData, prefix="rx"):
     period: str = ""
 
 
+class RepExportPseudoCb(CallbackData, prefix="rxp"):
+    """As RepExportCb, the files with pseudonyms instead of the authors' names."""
+
+    network_id: int
+    period: str = ""
+
+
 class RepSetCb(CallbackData, prefix="rset"):
     """Report settings of a network: a key and its new value ("show" just shows them)."""
 

@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=("csv", "xlsx"))
     p.add_argument("--output", required=True, metavar="FILE")
     p.add_argument("--locale", choices=SUPPORTED_LOCALES, help="default: the network's")
+    p.add_argument(
+        "--pseudonymise",
+        action="store_true",
+        help="authors as keyed pseudonyms, not names (needs EXPORT_PSEUDONYM_KEY)",
+    )
     p.set_defaults(func=cmd_export_reports)
 
     digest = sub.add_parser("digest", help="weekly digests").add_subparsers(
@@ -260,6 +265,9 @@ async def cmd_export_reports(settings: Settings, args: argparse.Namespace) -> in
     output = _output_file(args.output)
     if args.since and args.until and args.since > args.until:
         raise CliError("--since must not be after --until")
+    key = settings.pseudonym_key() if args.pseudonymise else None
+    if args.pseudonymise and key is None:
+        raise CliError("--pseudonymise needs EXPORT_PSEUDONYM_KEY (16 characters or more)")
 
     async def work(session: object) -> int:
         network = await networks.get_by_slug(session, args.network)  # type: ignore[arg-type]
@@ -277,6 +285,7 @@ async def cmd_export_reports(settings: Settings, args: argparse.Namespace) -> in
                 locale=locale,
                 actor=None,
                 now=utcnow(),
+                pseudonym_key=key,
             )
         _write_file(output, export.files[args.format])
         print(f"wrote {export.count} reports of {network.slug} to {output}")

@@ -48,6 +48,27 @@ class Settings(BaseSettings):
     flood_limit: int = Field(default=20, ge=0, le=10_000)
     flood_window: float = Field(default=10.0, gt=0, le=3600)
     log_level: str = "INFO"
+    # Exports: the secret key of the members' pseudonyms in pseudonymised files
+    # (HMAC-SHA256, bot/export.py pseudonym; at least 16 characters). Unset: the bot offers
+    # no pseudonymised export, and `prevnet export reports --pseudonymise` refuses.
+    export_pseudonym_key: SecretStr | None = None
+
+    @field_validator("export_pseudonym_key", mode="before")
+    @classmethod
+    def _pseudonym_key(cls, value: object) -> object:
+        if isinstance(value, str | SecretStr):
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if not text.strip():
+                return None
+            if len(text.strip()) < 16:
+                raise ValueError("EXPORT_PSEUDONYM_KEY must be at least 16 characters")
+        return value
+
+    def pseudonym_key(self) -> bytes | None:
+        """The key of export pseudonyms, or None when EXPORT_PSEUDONYM_KEY is unset."""
+        if self.export_pseudonym_key is None:
+            return None
+        return self.export_pseudonym_key.get_secret_value().strip().encode()
 
     @field_validator("admin_ids", mode="before")
     @classmethod

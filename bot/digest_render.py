@@ -459,6 +459,8 @@ class Renderer:
         from openpyxl import Workbook
         from openpyxl.styles import Font
 
+        from bot.export import protect_cell  # network names are typed: never a formula
+
         with self.locale(locale):
             headers = [
                 _("Network"), _("Country"), _("Members"), _("Active members"),
@@ -485,6 +487,8 @@ class Renderer:
                 ]
             )
             sheet.cell(row=sheet.max_row, column=9).number_format = "0%"
+        for cell in (c for row in sheet.iter_rows() for c in row):
+            protect_cell(cell)
         for column, width in zip("ABCDEFGHIJK", (28, 8, 10, 12, 10, 12, 10, 10, 12, 14, 12),
                                  strict=True):
             sheet.column_dimensions[column].width = width

@@ -64,7 +64,7 @@ def test_writers_keep_arabic_and_never_make_formulas():
     values = list(ws.iter_rows(values_only=True))
     assert values[1][:4] == ("R-1", datetime(2026, 3, 1), ARABIC, 25)
     assert values[1][4] == datetime(2026, 3, 1, 18, 30)
-    assert ws["C3"].value == '=HYPERLINK("http://x")' and ws["C3"].data_type == "s"
+    assert ws["C3"].value == "'=HYPERLINK(\"http://x\")" and ws["C3"].data_type == "s"
     assert ws.freeze_panes == "A2"
 
 

@@ -17,6 +17,7 @@ from bot.callbacks import (
     RepAgeCb,
     RepDateCb,
     RepExportCb,
+    RepExportPseudoCb,
     RepFormCb,
     RepListCb,
     RepMineCb,
@@ -221,8 +222,13 @@ def review(report: Report) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def export_periods(network_id: int) -> InlineKeyboardMarkup:
+def export_periods(
+    network_id: int, pseudo: bool = False, offer_pseudo: bool = False
+) -> InlineKeyboardMarkup:
+    """The periods of an export; with ``offer_pseudo``, a last button switches between
+    named and pseudonymised files (the periods carry the choice)."""
     kb = InlineKeyboardBuilder()
+    cb = RepExportPseudoCb if pseudo else RepExportCb
     labels = {
         "week": _("This week"),
         "lastweek": _("Last week"),
@@ -233,12 +239,20 @@ def export_periods(network_id: int) -> InlineKeyboardMarkup:
     }
     for period in PERIODS:
         kb.button(
-            text=labels[period], callback_data=RepExportCb(network_id=network_id, period=period)
+            text=labels[period],
+            callback_data=cb(network_id=network_id, period=period),
         )
     kb.button(
-        text=_("Other dates…"), callback_data=RepExportCb(network_id=network_id, period="custom")
+        text=_("Other dates…"),
+        callback_data=cb(network_id=network_id, period="custom"),
     )
-    kb.adjust(2, 2, 2, 1)
+    if offer_pseudo or pseudo:
+        label = _("Show the authors' names") if pseudo else _("Pseudonymise the authors")
+        kb.button(
+            text=("👤 " if pseudo else "🔒 ") + label,
+            callback_data=(RepExportCb if pseudo else RepExportPseudoCb)(network_id=network_id),
+        )
+    kb.adjust(2, 2, 2, 1, 1)
     return kb.as_markup()
 
 

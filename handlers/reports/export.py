@@ -1,4 +1,4 @@
-"""/export: period and format."""
+"""/export: period, named or pseudonymised (a button, when EXPORT_PSEUDONYM_KEY is set)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from bot.callback_answer import CallbackAnswer
 from bot.callbacks import (
     PickNetCb,
     RepExportCb,
+    RepExportPseudoCb,
 )
+from bot.config import Settings
 from bot.keyboards import reports as kb
 from bot.replies import say
 from bot.services import networks
@@ -30,46 +32,57 @@ from storage.models import Network, utcnow
 
 
 @coordinators.message(Command("export"))
-async def export_cmd(message: Message, session: AsyncSession, actor: Actor) -> None:
+async def export_cmd(
+    message: Message, session: AsyncSession, actor: Actor, settings: Settings
+) -> None:
     network = await _pick_or_run(message, session, actor, "export")
     if network is not None:
-        await _ask_period(message, network)
+        await _ask_period(message, network, settings)
 
 
-async def _ask_period(event: Message | CallbackQuery, network: Network) -> None:
-    await say(
-        event,
-        _("Export the reports of <b>{network}</b> for which period?").format(
-            network=escape(network.name)
-        ),
-        reply_markup=kb.export_periods(network.id),
+async def _ask_period(
+    event: Message | CallbackQuery, network: Network, settings: Settings, pseudo: bool = False
+) -> None:
+    text = _("Export the reports of <b>{network}</b> for which period?").format(
+        network=escape(network.name)
     )
+    if pseudo:
+        text += "\n\n🔒 " + _("The files will show pseudonyms instead of the authors' names.")
+    offer = settings.pseudonym_key() is not None
+    await say(event, text, reply_markup=kb.export_periods(network.id, pseudo, offer))
 
 
 @coordinators.callback_query(PickNetCb.filter(F.purpose == "export"))
 async def export_picked(
-    query: CallbackQuery, callback_data: PickNetCb, session: AsyncSession, actor: Actor
+    query: CallbackQuery,
+    callback_data: PickNetCb,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
 ) -> None:
     network = await networks.coordinated_network(session, actor, callback_data.network_id)
-    await _ask_period(query, network)
+    await _ask_period(query, network, settings)
 
 
 @coordinators.callback_query(RepExportCb.filter())
+@coordinators.callback_query(RepExportPseudoCb.filter())
 async def export_period(
     query: CallbackQuery,
-    callback_data: RepExportCb,
+    callback_data: RepExportCb | RepExportPseudoCb,
     callback_answer: CallbackAnswer,
     session: AsyncSession,
     actor: Actor,
     i18n: I18n,
     state: FSMContext,
+    settings: Settings,
 ) -> None:
     network = await networks.coordinated_network(session, actor, callback_data.network_id)
     await callback_answer.now()  # before the files are built
     period = callback_data.period
+    pseudo = isinstance(callback_data, RepExportPseudoCb)
     if period == "custom":
         await state.set_state(ExportRange.dates)
-        await state.set_data({"network_id": network.id})
+        await state.set_data({"network_id": network.id, "pseudo": pseudo})
         await say(
             query,
             _("Type the first and the last day, for example:\n<code>{example}</code>").format(
@@ -78,12 +91,14 @@ async def export_period(
         )
         return
     if period not in service.PERIODS:
-        await _ask_period(query, network)
+        await _ask_period(query, network, settings, pseudo)
         return
-    settings = await service.get_settings(session, network.id)
-    since, until = service.period_range(period, network, settings.weekend, utcnow())
+    weekend = (await service.get_settings(session, network.id)).weekend
+    since, until = service.period_range(period, network, weekend, utcnow())
     if isinstance(query.message, Message):
-        await _send_export(query.message, session, actor, i18n, network, since, until)
+        await _send_export(
+            query.message, session, actor, i18n, network, (since, until), pseudo, settings
+        )
 
 
 def _example_range(network: Network) -> str:
@@ -93,7 +108,12 @@ def _example_range(network: Network) -> str:
 
 @coordinators.message(ExportRange.dates, TEXT)
 async def export_typed_range(
-    message: Message, state: FSMContext, session: AsyncSession, actor: Actor, i18n: I18n
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    i18n: I18n,
+    settings: Settings,
 ) -> None:
     data = await state.get_data()
     network = await networks.coordinated_network(session, actor, int(data["network_id"]))
@@ -110,7 +130,8 @@ async def export_typed_range(
         )
         return
     await state.clear()
-    await _send_export(message, session, actor, i18n, network, since, until)
+    pseudo = bool(data.get("pseudo"))
+    await _send_export(message, session, actor, i18n, network, (since, until), pseudo, settings)
 
 
 @coordinators.message(ExportRange.dates)
@@ -124,10 +145,18 @@ async def _send_export(
     actor: Actor,
     i18n: I18n,
     network: Network,
-    since: date | None,
-    until: date | None,
+    period_range: tuple[date | None, date | None],
+    pseudo: bool,
+    settings: Settings,
 ) -> None:
+    """``pseudo``: pseudonyms instead of names; refused (never names instead) if
+    EXPORT_PSEUDONYM_KEY is unset, e.g. removed since the button was shown."""
+    key = settings.pseudonym_key() if pseudo else None
+    if pseudo and key is None:
+        await message.answer(_("Pseudonymised exports are not set up on this bot."))
+        return
     locale = i18n.current_locale
+    since, until = period_range
     export = await service.export_reports(
         session,
         network_id=network.id,
@@ -137,6 +166,7 @@ async def _send_export(
         locale=locale,
         actor=actor,
         now=utcnow(),
+        pseudonym_key=key,
     )
     if since is None:
         period = kb.period_label(0, locale)
@@ -148,6 +178,8 @@ async def _send_export(
     ).format(
         network=escape(network.name), period=period, n=service.fmt_number(export.count, locale)
     )
+    if export.pseudonymised:
+        caption += "\n🔒 " + _("Authors pseudonymised; descriptions may still name people.")
     for fmt in service.EXPORT_FORMATS:
         await message.answer_document(
             BufferedInputFile(export.files[fmt], filename=export.filename(fmt)),

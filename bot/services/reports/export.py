@@ -1,4 +1,10 @@
-"""Exporting reports as CSV or XLSX."""
+"""Exporting reports as CSV or XLSX.
+
+A file carries no Telegram id or username: the author is the name the member gave at
+joining (empty once they left), or, pseudonymised, `bot.export.pseudonym` of their
+internal user id. Pseudonymising replaces the author column only: a description is
+free text and may still name people. Every text cell is neutralised against formula
+injection (`bot.export`)."""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from datetime import date, datetime, timedelta
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.export import Sheet, to_csv, to_xlsx
+from bot.export import Sheet, pseudonym, to_csv, to_xlsx
 from bot.services.access import Actor
 from bot.services.reports.rules import Problem, ReportError, local_today, tz_of
 from bot.services.reports.settings import week_start
@@ -54,18 +60,29 @@ class Export:
     until: date | None
     count: int
     files: dict[str, bytes]  # format -> content
+    pseudonymised: bool = False
 
     def filename(self, fmt: str) -> str:
         since = self.since.isoformat() if self.since else "start"
         until = self.until.isoformat() if self.until else "now"
-        return f"reports-{self.network.slug}-{since}-{until}.{fmt}"
+        tail = "-pseudonymised" if self.pseudonymised else ""
+        return f"reports-{self.network.slug}-{since}-{until}{tail}.{fmt}"
 
 
 EXPORT_FORMATS = ("csv", "xlsx")
 
 
-def export_sheet(network: Network, rows: Sequence[ReportRow], locale: str) -> Sheet:
-    """The export table, labelled in the current gettext locale."""
+def _author(row: ReportRow, key: bytes | None) -> str:
+    if row.report.author_id is None or row.author_tg_id is None:
+        return ""  # anonymous: the author left the network (the tg id is not written)
+    return (row.author_name or "") if key is None else pseudonym(key, row.report.author_id)
+
+
+def export_sheet(
+    network: Network, rows: Sequence[ReportRow], locale: str, pseudonym_key: bytes | None = None
+) -> Sheet:
+    """The export table, labelled in the current gettext locale. With ``pseudonym_key``
+    the author column holds pseudonyms instead of names."""
     tz = tz_of(network)
     headers = [
         _("Reference"),
@@ -76,7 +93,7 @@ def export_sheet(network: Network, rows: Sequence[ReportRow], locale: str) -> Sh
         _("Age group"),
         _("Description"),
         _("Sector of the author"),
-        _("Author"),
+        _("Author") if pseudonym_key is None else _("Author (pseudonym)"),
         _("Status"),
         _("Created at"),
     ]
@@ -90,7 +107,7 @@ def export_sheet(network: Network, rows: Sequence[ReportRow], locale: str) -> Sh
             age_label(r.report.age_group),
             r.report.description,
             sector_label(r.report.author_sector),
-            r.author_name or "",
+            _author(r, pseudonym_key),
             report_status_label(r.report.status),
             r.report.created_at.astimezone(tz).replace(tzinfo=None),
         ]
@@ -111,9 +128,11 @@ async def export_reports(
     locale: str,
     actor: Actor | None,
     now: datetime,
+    pseudonym_key: bytes | None = None,
 ) -> Export:
     """One network's reports in a period (inclusive, by activity date), as files.
-    ``actor=None`` is the command line. Audit-logged."""
+    ``actor=None`` is the command line. ``pseudonym_key``: pseudonymised (the author column
+    only). Audit-logged."""
     if actor is not None:
         actor.require_coordinator(network_id)
     network = await networks.get(session, network_id)
@@ -125,7 +144,7 @@ async def export_reports(
     if unknown or not formats:
         raise ValueError(f"formats must be among {EXPORT_FORMATS}")
     rows = await repo.for_export(session, network_id, since, until)
-    sheet = export_sheet(network, rows, locale)
+    sheet = export_sheet(network, rows, locale, pseudonym_key)
     files = {fmt: (to_csv(sheet) if fmt == "csv" else to_xlsx(sheet)) for fmt in formats}
     await audit.record(
         session,
@@ -137,8 +156,9 @@ async def export_reports(
         until=until.isoformat() if until else None,
         rows=len(rows),
         formats=list(formats),
+        pseudonymised=pseudonym_key is not None,
         via="bot" if actor is not None else "cli",
         at=now.isoformat(),
     )
     await session.commit()
-    return Export(network, since, until, len(rows), files)
+    return Export(network, since, until, len(rows), files, pseudonym_key is not None)
