@@ -188,7 +188,8 @@ async def test_report_export_neutralised_no_telegram_and_pseudonymised(session, 
     assert [r[8] for r in again] == [r[8] for r in prow]
     other = read_csv((await _export(session, saida, coord, OTHER_KEY)).files["csv"])
     assert set(r[8] for r in other[1:]).isdisjoint(by_ref.values())
-    audits = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "export"))).all()
+    query = select(AuditEntry).where(AuditEntry.action == "export").order_by(AuditEntry.id)
+    audits = (await session.scalars(query)).all()
     assert [a.details["pseudonymised"] for a in audits] == [False, True, True, True]
 
 
