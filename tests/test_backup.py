@@ -21,13 +21,16 @@ from bot.heartbeat import ALIVE_AFTER, Heartbeat
 from bot.roles import single_process
 from storage import backup as backup_module
 from storage.backup import BackupRefused, backup_sqlite, verify_sqlite
+from storage.copy import tables
 from storage.engine import create_engine, create_session_pool
+from storage.migrate import pending_revisions, upgrade
 from storage.models import Process, utcnow
 from tests.helpers import make_network, member_of
 from tests.people import texts
 from tests.pg import fresh_database
 from tests.test_db_copy import Dump, dump, fill, opened
 
+HEAD = pending_revisions(None)[0]  # the newest migration
 WRITER_BASE = 10**12  # the writer's update ids (fill() writes one of 10**11 + 7)
 
 
@@ -98,18 +101,18 @@ async def test_backup_while_writing_then_restore_into_a_fresh_path(tmp_path, cli
     backup_done.set()
     await task
     assert (code, stderr) == (0, "")
-    tables = len(rows)
-    assert f"{tables} tables" in stdout.splitlines()[0]
+    n_tables = len(rows)
+    assert f"{n_tables} tables" in stdout.splitlines()[0]
     assert "integrity checked" in stdout and "personal data" in stdout
     assert os.stat(out).st_mode & 0o777 == 0o600
     assert sorted(os.listdir(out.parent)) == ["prevnet.db"]  # no temporary file left
     info = verify_sqlite(out)  # integrity_check "ok", a known revision
-    assert info.revision == "0007"
+    assert info.revision == HEAD
 
     fresh = tmp_path / "elsewhere" / "restored.db"
     code, stdout, stderr = await cli(sqlite_url(fresh), "restore", str(out))
     assert (code, stderr) == (0, "")
-    assert stdout.startswith(f"restored {out} into {fresh}: ") and f"{tables} tables" in stdout
+    assert stdout.startswith(f"restored {out} into {fresh}: ") and f"{n_tables} tables" in stdout
     got = await dump(sqlite_url(fresh))
     # One snapshot: the writer's rows up to some point, none after; the rest as filled.
     theirs = [r for r in got["processed_updates"] if r[0] >= WRITER_BASE]
@@ -177,7 +180,7 @@ async def test_overwrite_and_bad_files_are_refused(tmp_path, cli):
                       "to overwrite it\n")
     assert out.read_bytes() == b"an older backup"
     code, stdout, _ = await cli(url, "backup", str(out), "--force")
-    assert code == 0 and verify_sqlite(out).tables == 21
+    assert code == 0 and verify_sqlite(out).tables == len(tables())
     assert sorted(os.listdir(tmp_path)) == ["b.db", "live.db"]  # no temporary file left
 
     code, _, stderr = await cli(url, "backup", str(tmp_path / "no" / "b.db"))
@@ -290,3 +293,23 @@ async def test_postgresql_backup_and_restore_into_a_fresh_database(tmp_path, cli
             shutil.copyfile(Path(__file__).with_name("__init__.py"), sqlite_backup)
             code, _, stderr = await cli(target, "restore", str(sqlite_backup))
             assert code == 2 and "is not a pg_dump file in the custom format" in stderr
+
+
+async def test_an_older_backup_is_migrated_after_the_restore(tmp_path, cli):
+    old = tmp_path / "old.db"
+    engine = create_engine(sqlite_url(old))
+    try:
+        await upgrade(engine, "0006")  # before the heartbeats' table (0007)
+        async with create_session_pool(engine)() as session:
+            await make_network(session, "saida")
+            await session.commit()
+    finally:
+        await engine.dispose()
+    backup = tmp_path / "old.backup"
+    assert backup_sqlite(old, backup).revision == "0006"
+    # Restored over the old database itself, which has no heartbeats table yet.
+    code, stdout, stderr = await cli(sqlite_url(old), "restore", str(backup))
+    assert (code, stderr) == (0, "")
+    assert stdout.rstrip().endswith(f"schema {HEAD}, migrated from 0006 to {HEAD}")
+    got = await dump(sqlite_url(old))
+    assert [r[1] for r in got["networks"]] == ["saida"] and got["processes"] == []
