@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=20, metavar="N",
                    help="list at most N send jobs (default 20)")
     p.set_defaults(func=cmd_status)
+    from bot.cli_backup import register as register_backup
+    register_backup(sub)
     return parser
 
 

@@ -152,6 +152,9 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows are overwritten with zeros, so a person's erased data (/leave)
+            # does not linger in free pages of the file (README.md, "Backups").
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         _skip_idle_transaction_ends(engine)

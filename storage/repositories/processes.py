@@ -77,3 +77,9 @@ async def prune(session: AsyncSession, before: datetime) -> int:
     """Rows of processes not seen since ``before`` (they died without a clean stop)."""
     result = await session.execute(delete(Process).where(Process.last_seen < before))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def forget_all(session: AsyncSession) -> int:
+    """Every row: a database just restored from a backup has no process running on it."""
+    result = await session.execute(delete(Process))
+    return int(result.rowcount)  # type: ignore[attr-defined]
