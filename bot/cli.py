@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot import cli_retention
 from bot.config import SUPPORTED_LOCALES, MissingToken, Settings
 from bot.errors import CliError
 
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=20, metavar="N",
                    help="list at most N send jobs (default 20)")
     p.set_defaults(func=cmd_status)
+    cli_retention.register(sub)
     return parser
 
 
