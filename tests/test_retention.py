@@ -318,3 +318,22 @@ def test_a_removed_text_is_shown_as_removed() -> None:
     with i18n.context(), i18n.use_locale("en"):
         text = report_summary(report, None, "en")
     assert text.splitlines()[-1] == "📝 (text removed after the retention period)"
+
+
+@pytest.mark.parametrize(("days", "left"), [(0, [8, 400]), (7, [])])
+async def test_the_worker_forgets_update_ids_as_the_setting_says(
+    settings: Settings, session_pool: Pool, days: int, left: list[int]
+) -> None:
+    from bot.worker import Worker, create_context
+
+    async with session_pool() as session:
+        for age in (8, 400):
+            session.add(ProcessedUpdate(update_id=age, received_at=utcnow() - timedelta(days=age)))
+        await session.commit()
+    kept = settings.model_copy(update={"retain_update_ids_days": days})
+    worker = Worker(create_context(kept, session_pool, MockedBot(), create_i18n("en")), ())
+    await worker.start()
+    await worker.stop()
+    async with session_pool() as session:
+        ids = (await session.scalars(select(ProcessedUpdate.update_id).order_by("update_id")))
+        assert ids.all() == left
