@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot import cli_retention
 from bot.config import SUPPORTED_LOCALES, MissingToken, Settings
 from bot.errors import CliError
 
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_status)
     from bot.cli_backup import register as register_backup
     register_backup(sub)
+    cli_retention.register(sub)
     return parser
 
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Locale = Literal["ar", "en", "fr"]
 SUPPORTED_LOCALES: tuple[str, ...] = ("ar", "en", "fr")
+# Retention (README.md, "Retention"): the fewest days each RETAIN_* setting may keep,
+# unless it is 0 (keep forever).
+RETENTION_MINIMUMS: dict[str, int] = {
+    "retain_attachment_days": 7,  # coordinators review new reports' files
+    "retain_report_text_days": 30,  # the /reports lists and filters of the past month
+    "retain_delivery_days": 7,  # the past week's digest and the broadcasts' progress
+    "retain_audit_days": 30,
+    "retain_update_ids_days": 2,  # Telegram redelivers updates within 24 hours
+}
 
 
 class MissingToken(RuntimeError):
@@ -69,6 +78,21 @@ class Settings(BaseSettings):
         if self.export_pseudonym_key is None:
             return None
         return self.export_pseudonym_key.get_secret_value().strip().encode()
+    # Retention: days each kind of data is kept (0 = forever); the daily purge, bot/services/
+    # retention.py. Each is 0 or at least its RETENTION_MINIMUMS value.
+    retain_attachment_days: int = Field(default=90, ge=0, le=36_500)
+    retain_report_text_days: int = Field(default=365, ge=0, le=36_500)
+    retain_delivery_days: int = Field(default=30, ge=0, le=36_500)
+    retain_audit_days: int = Field(default=365, ge=0, le=36_500)
+    retain_update_ids_days: int = Field(default=7, ge=0, le=36_500)
+
+    @field_validator(*RETENTION_MINIMUMS)
+    @classmethod
+    def _retention_minimum(cls, value: int, info: ValidationInfo) -> int:
+        least = RETENTION_MINIMUMS[str(info.field_name)]
+        if 0 < value < least:
+            raise ValueError(f"must be 0 (keep forever) or at least {least} days")
+        return value
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -22,19 +22,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import dbguard
 from bot.commands import set_default_menus
-from bot.config import Settings
+from bot.config import RETENTION_MINIMUMS, Settings
 from bot.context import AppContext, JobSetup
 from bot.delivery import DeliveryEngine
 from bot.scheduler import create_scheduler
-from bot.services import broadcasts, digests, events, reports
+from bot.services import broadcasts, digests, events, reports, retention
 from storage.models import utcnow
 from storage.repositories import updates
 
 log = logging.getLogger(__name__)
-PROCESSED_UPDATES_KEPT = timedelta(days=2)
+# The fewest days update ids are kept (RETAIN_UPDATE_IDS_DAYS may say more, or 0: forever).
+PROCESSED_UPDATES_KEPT = timedelta(days=RETENTION_MINIMUMS["retain_update_ids_days"])
 
 # Each feature's `setup_jobs(ctx)`: registers its scheduled jobs (sync or async).
-JOB_SETUPS: tuple[JobSetup, ...] = (events.setup_jobs, reports.setup_jobs, digests.setup_jobs)
+JOB_SETUPS: tuple[JobSetup, ...] = (
+    events.setup_jobs, reports.setup_jobs, digests.setup_jobs, retention.setup_jobs
+)
 
 
 def create_context(
@@ -76,9 +79,12 @@ class Worker:
         if self.started:
             return
         ctx = self.context
-        async with ctx.session_pool() as session:
-            pruned = await updates.prune(session, utcnow() - PROCESSED_UPDATES_KEPT)
-            await session.commit()
+        pruned = 0
+        if ctx.settings.retain_update_ids_days:  # RETAIN_UPDATE_IDS_DAYS; 0: kept forever
+            kept = timedelta(days=ctx.settings.retain_update_ids_days)
+            async with ctx.session_pool() as session:
+                pruned = await updates.prune(session, utcnow() - kept)
+                await session.commit()
         if pruned:
             log.info("forgot %d old update ids", pruned)
         try:

@@ -29,6 +29,7 @@ from storage.migrate import upgrade
 from storage.models import Network, utcnow
 from storage.repositories import networks as networks_repo
 from storage.repositories import reports as reports_repo
+from storage.repositories import retention as retention_repo
 from storage.repositories import updates, users
 from storage.repositories.broadcasts import Audience
 from tests.helpers import make_invite, make_network
@@ -100,6 +101,8 @@ async def fill(url: str) -> None:
                 await digests.change_schedule(session, coordinator, network.id, NOW,
                                               weekday=6, hour=9)
                 await updates.claim(session, 10**11 + 7, NOW)  # a BIGINT update id
+                assert await retention_repo.claim_day(session, NOW.date(), "host-1-abc", NOW)
+                await retention_repo.finish_day(session, NOW.date(), {"audit_entries": 2}, NOW)
                 await session.commit()
                 tyre = await saida(session, "tyre", tg_base=200)  # more of every kind, by hand
             await outbox.run_until_idle()

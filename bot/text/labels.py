@@ -152,6 +152,7 @@ AUDIT_LABELS = {
     "event_settings": __("reminder settings changed"),
     "digest_send": __("digest sent"),
     "digest_settings": __("digest settings changed"),
+    "retention_purge": __("old data purged"),
 }
 
 

@@ -34,6 +34,7 @@ from storage.models.reports import (
     ReportStatus,
     reference,
 )
+from storage.models.retention import RetentionRun
 from storage.models.runtime import FsmRecord, ProcessedUpdate
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "ReportNudge",
     "ReportSettings",
     "ReportStatus",
+    "RetentionRun",
     "Role",
     "Sector",
     "SendJob",

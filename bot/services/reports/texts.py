@@ -52,13 +52,20 @@ def summary(
         head,
         f"📅 {fmt_date(day, locale, 'long')}",
         f"👥 {people}",
-        f"📝 {escape(description)}",
+        "📝 " + _described(description),
     ]
     if file_kind == AttachmentKind.PHOTO:
         lines.append("📎 " + _("Photo attached"))
     elif file_kind == AttachmentKind.DOCUMENT:
         lines.append("📎 " + _("Document attached"))
     return "\n".join(lines)
+
+
+def _described(description: str) -> str:
+    """An empty description is one whose text was removed (RETAIN_REPORT_TEXT_DAYS)."""
+    if not description:
+        return _("(text removed after the retention period)")
+    return escape(description)
 
 
 def draft_summary(draft: Draft, network: Network | None, locale: str) -> str:
