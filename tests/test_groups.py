@@ -29,7 +29,7 @@ from bot.services.registration import InviteError, InviteProblem
 from storage.models import Invite, Membership, User, utcnow
 from tests.helpers import make_invite, make_network, member_of
 from tests.mocked_bot import BOT_ID
-from tests.people import _update_ids, texts
+from tests.people import Person, _update_ids, texts
 
 ANONYMOUS_ADMIN, TELEGRAM = 1087968824, 777000
 BOT = TgUser(id=BOT_ID, is_bot=True, first_name="Prevnet")
@@ -151,3 +151,22 @@ async def test_service_accounts_never_join(session, person):  # type: ignore[no-
     assert await session.scalar(select(func.count()).select_from(Membership)) == 0
     assert await session.scalar(select(func.count()).select_from(User)) == 0
     assert await session.scalar(select(Invite.uses).where(Invite.id == invite.id)) == 0
+
+
+async def test_a_flood_in_a_group_is_dropped_silently_and_spares_the_private_chat(
+    session_pool, bot, settings
+):  # type: ignore[no-untyped-def]
+    dp = create_dispatcher(settings.model_copy(update={"flood_limit": 3}), session_pool, bot)
+    p = Person(dp, bot, 63)
+    private, p.chat = p.chat, GROUP
+    for n in range(6):  # three over the limit: no notice to anyone
+        assert await p.send(f"spam {n}") == []
+    p.chat = private
+    for _ in range(3):  # her own budget is whole
+        out = await p.send("/help")
+        assert texts(out)[0].startswith("To join your Prevention Network"), out
+    out = await p.send("/help")
+    assert texts(out) == [
+        "You are sending messages faster than I can read them. Please wait a few seconds, "
+        "then send your message again."
+    ]
