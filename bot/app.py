@@ -27,6 +27,7 @@ from bot.health import add_health_routes
 from bot.heartbeat import Heartbeat
 from bot.i18n import create_i18n
 from bot.roles import refuse_worker_on_sqlite, single_process
+from bot.webhook import SecretRequestHandler, require_secret
 from bot.worker import Worker, create_context
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
@@ -110,6 +111,8 @@ def tune_gc() -> None:
 
 async def run(settings: Settings) -> None:
     settings.require_token()
+    if settings.webhook_url:  # before Telegram is asked anything (bot/webhook.py)
+        require_secret(webhook_secret(settings))
     with single_process(settings.database_url):  # SQLite: one bot process (bot/roles.py)
         await _run(settings)
 
@@ -149,14 +152,16 @@ async def _run(settings: Settings) -> None:
     log.info("prevnet stopped")
 
 
-async def _run_webhook(settings: Settings, bot: Bot, dp: Dispatcher) -> None:
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+def webhook_secret(settings: Settings) -> str | None:
+    return settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
 
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    if not secret:
-        raise SystemExit("WEBHOOK_SECRET must be set in webhook mode")
+
+async def _run_webhook(settings: Settings, bot: Bot, dp: Dispatcher) -> None:
+    from aiogram.webhook.aiohttp_server import setup_application
+
+    secret = require_secret(webhook_secret(settings))  # checked in run() already
     app = web.Application()
-    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(
+    SecretRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(
         app, path="/webhook"
     )
     setup_application(app, dp, bot=bot)

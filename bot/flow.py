@@ -172,15 +172,19 @@ class UpdateFlowMiddleware(BaseMiddleware):
         assert isinstance(event, Update)
         tg_user: TgUser | None = data.get("event_from_user")
         kind = event.event_type
+        chat = data.get("event_chat")
         if tg_user is not None and kind in _PERSONAL_KINDS:
-            allowed, notice = self.flood.check(tg_user.id)
+            # A group (ignored by every handler, handlers/groups.py) has a budget of its
+            # own, so it cannot use up a person's, and its excess is dropped silently.
+            group = chat.id if chat is not None and chat.type != "private" else None
+            allowed, notice = self.flood.check(tg_user.id if group is None else group)
             if not allowed:
                 log.warning(
                     "flood: update %s (%s) from user %s dropped", event.update_id, kind, tg_user.id
                 )
-                await self._tell_flood(data["bot"], event, tg_user, notice)
+                if group is None:
+                    await self._tell_flood(data["bot"], event, tg_user, notice)
                 return None
-        chat = data.get("event_chat")
         key = chat.id if chat is not None else (tg_user.id if tg_user is not None else None)
         if key is not None:
             self.waiting += 1

@@ -59,7 +59,9 @@ class ActorMiddleware(BaseMiddleware):
         session: AsyncSession = data["session"]
         user = await users.get_by_tg_id(session, tg_user.id)
         blocking = isinstance(event, Update) and event.my_chat_member is not None
-        if user is not None and user.unreachable_since is not None and not blocking:
+        chat = data.get("event_chat")
+        private = chat is None or chat.type == "private"  # a word in a group says nothing
+        if user is not None and user.unreachable_since is not None and private and not blocking:
             # They wrote to us, so they have unblocked the bot.
             await users.clear_unreachable(session, user.id)
             user.unreachable_since = None

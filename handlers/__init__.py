@@ -13,6 +13,7 @@ from handlers import (
     errors,
     events,
     fallback,
+    groups,
     invites,
     members,
     networks,
@@ -45,9 +46,12 @@ MODULES = (
 def get_routers() -> list[Router]:
     """A fresh tree each call, so every dispatcher (one per test) owns its routers."""
     root = Router(name="private")
+    # Groups and channels reach no dialog: handlers/groups.py only decides to stay or leave.
     root.message.filter(F.chat.type == "private")
-    for module in (errors, *MODULES):
+    root.callback_query.filter(F.message.chat.type == "private")
+    root.my_chat_member.filter(F.chat.type == "private")
+    for module in (errors, groups, *MODULES):
         # Module routers are singletons; detach them from a previous dispatcher's tree.
         module.router._parent_router = None
     root.include_routers(*(m.router for m in MODULES))
-    return [errors.router, root]
+    return [errors.router, groups.router, root]

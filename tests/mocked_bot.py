@@ -115,7 +115,7 @@ class MockedSession(BaseSession):
             return {"message_id": next(self._message_ids)}
         if name in {
             "AnswerCallbackQuery", "SetMyCommands", "DeleteMyCommands", "EditMessageReplyMarkup",
-            "DeleteMessage", "SendChatAction", "SetChatMenuButton",
+            "DeleteMessage", "SendChatAction", "SetChatMenuButton", "LeaveChat",
         }:
             return True
         raise AssertionError(f"MockedSession does not know how to answer {name}")

@@ -7,6 +7,17 @@ from dataclasses import dataclass, field
 
 from storage.models import Membership, MembershipStatus, Role, User
 
+# Telegram's own accounts, seen as the sender in groups and channels: 777000 (Telegram:
+# service notices, a channel's posts in its linked group), 1087968824 (GroupAnonymousBot:
+# an anonymous group admin), 136817688 (Channel_Bot: a message sent as a channel). They
+# are never a person: never an admin, never a member, whatever ADMIN_IDS or the database
+# say, and registration refuses them (bot/services/registration.py).
+SERVICE_ACCOUNTS: frozenset[int] = frozenset({777000, 1087968824, 136817688})
+
+
+def is_service_account(tg_id: int) -> bool:
+    return tg_id in SERVICE_ACCOUNTS
+
 
 class Level(enum.IntEnum):
     STRANGER = 0
@@ -30,6 +41,8 @@ class Actor:
 
     @classmethod
     def build(cls, tg_id: int, user: User | None, admin_ids: frozenset[int]) -> Actor:
+        if is_service_account(tg_id):
+            return cls(tg_id=tg_id, user=user)  # no role at all (SERVICE_ACCOUNTS)
         active = tuple(
             m for m in (user.memberships if user else []) if m.status == MembershipStatus.ACTIVE
         )

@@ -13,7 +13,7 @@ from typing import Any
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.access import AccessDenied, Actor
+from bot.services.access import AccessDenied, Actor, is_service_account
 from storage.models import Invite, Membership, MembershipStatus, Network, Role, Sector, User
 from storage.repositories import audit, events, invites, memberships, networks, reports, users
 
@@ -30,6 +30,7 @@ class InviteProblem(enum.StrEnum):
     REVOKED = "revoked"
     ALREADY_MEMBER = "already_member"
     PENDING = "pending"
+    SERVICE_ACCOUNT = "service_account"  # Telegram's own accounts (access.SERVICE_ACCOUNTS)
 
 
 class InviteError(Exception):
@@ -67,6 +68,8 @@ def clean_name(text: str) -> str | None:
 
 async def check_invite(session: AsyncSession, code: str, tg_id: int, now: datetime) -> Invite:
     """The invite behind a code, or InviteError saying exactly what is wrong with it."""
+    if is_service_account(tg_id):  # every join goes through here: register() too
+        raise InviteError(InviteProblem.SERVICE_ACCOUNT)
     invite = await invites.get_by_code(session, code) if CODE_RE.match(code) else None
     if invite is None:
         raise InviteError(InviteProblem.NOT_FOUND)
@@ -370,4 +373,5 @@ def problem_text(problem: InviteProblem, network_name: str | None) -> str:
         InviteProblem.PENDING: _(
             "Your request to join {network} is waiting for the coordinator's approval."
         ),
+        InviteProblem.SERVICE_ACCOUNT: _("This Telegram account cannot join a network."),
     }[problem].format(network=name)

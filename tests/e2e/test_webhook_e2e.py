@@ -19,7 +19,7 @@ async def test_webhook_mode(fake_api, tmp_path):
     port = free_port()
     app = Prevnet(fake_api, tmp_path, {
         "WEBHOOK_URL": f"http://127.0.0.1:{port}",
-        "WEBHOOK_SECRET": "s3cret-token",
+        "WEBHOOK_SECRET": "e2e-webhook-secret-0123456789abcdef",
         "WEBHOOK_HOST": "127.0.0.1",
         "WEBHOOK_PORT": str(port),
     })

@@ -96,7 +96,7 @@ async def test_worker_beside_run_on_postgresql(fake_api, tmp_path, redis_url):
         app = Prevnet(fake_api, tmp_path, {
             **env,
             "WEBHOOK_URL": f"http://127.0.0.1:{port}",
-            "WEBHOOK_SECRET": "s3cret-token",
+            "WEBHOOK_SECRET": "e2e-webhook-secret-0123456789abcdef",
             "WEBHOOK_HOST": "127.0.0.1",
             "WEBHOOK_PORT": str(port),
         })
