@@ -178,3 +178,49 @@ async def test_authorization_matrix(dp: Dispatcher, session, session_pool, perso
     print(f"\nauthz matrix: {len(COMMANDS)} commands, {len({r.item for r in CALLBACKS})} "
           f"callback prefixes in {len(CALLBACKS)} rows, {len(STATES)} dialog steps (x2: "
           f"outside and inside), {len(ACTORS)} actors, {matrix.cells} cells")
+
+
+def _carries_ids(row: Row) -> bool:
+    """Whether the row's callback data carry ids of the world's objects."""
+    one, two = World(people={}, ids=_Ids(1)), World(people={}, ids=_Ids(2))
+    return row.make(one, "admin") != row.make(two, "admin")
+
+
+class _Ids(dict):  # type: ignore[type-arg]
+    def __init__(self, value: int) -> None:
+        super().__init__()
+        self.value = value
+
+    def __missing__(self, key: str) -> int:
+        return self.value
+
+
+GHOST = 999_999
+
+
+async def test_ids_of_nothing_are_refused_without_a_crash(  # type: ignore[no-untyped-def]
+    dp: Dispatcher, session, session_pool, person
+) -> None:
+    """Every button that carries ids, with ids of objects that do not exist: no apology
+    (no crash), no row changed but the person's own dialog, nothing of B shown."""
+    world = await build_world(session, person)
+    ghost = World(people=world.people, ids=_Ids(GHOST))
+    rows = [r for r in CALLBACKS if _carries_ids(r)]
+    failures: list[str] = []
+    for row in rows:
+        for actor in ACTORS:
+            before = await snapshot(session_pool)
+            action = row.make(ghost, actor)
+            out = await world.people[actor].press(action)
+            where = f"{row.name} [{action}] by {actor}"
+            apology = catalogue(dp["i18n"], APOLOGY, LANGUAGE[actor])
+            if apology in texts(out) or not texts(out):
+                failures.append(f"{where}: answered {texts(out)}")
+            changed = [t for t in diff(before, await snapshot(session_pool)) if t != "fsm_states"]
+            if changed:
+                failures.append(f"{where}: changed {changed}")
+            if actor not in RIGHT_TO_B and any(m in t for m in B_MARKERS for t in seen(out)):
+                failures.append(f"{where}: shows B: {seen(out)}")
+            await set_dialog(dp, IDS[actor], None, {})
+    assert failures == [], "\n".join(failures[:40])
+    assert len(rows) >= 40
