@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from aiogram.filters import Filter
-from aiogram.types import TelegramObject
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import StatesGroup
+from aiogram.types import Message, TelegramObject
 
 from bot.services.access import Actor, Level
 
@@ -14,3 +16,30 @@ class MinLevel(Filter):
 
     async def __call__(self, event: TelegramObject, actor: Actor | None = None) -> bool:
         return actor is not None and actor.level >= self.level
+
+
+class DialogNetwork(Filter):
+    """On a router whose dialogs (`groups`) are about one network: while the person is in
+    one of them, every step first checks they may still act in the dialog's network
+    (`Actor.require_dialog`); a refusal is AccessDenied, answered by handlers/errors.py.
+    A command is let through: it starts afresh, and /cancel leaves the dialog."""
+
+    def __init__(self, *groups: type[StatesGroup], member: bool = False) -> None:
+        self.groups = groups
+        self.member = member
+
+    async def __call__(
+        self,
+        event: TelegramObject,
+        actor: Actor | None = None,
+        raw_state: str | None = None,
+        state: FSMContext | None = None,
+    ) -> bool:
+        if actor is None or state is None or raw_state is None:
+            return True
+        if not any(raw_state in group for group in self.groups):
+            return True
+        if isinstance(event, Message) and (event.text or "").startswith("/"):
+            return True
+        actor.require_dialog(await state.get_data(), member=self.member)
+        return True

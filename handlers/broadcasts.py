@@ -21,7 +21,7 @@ from bot.callback_answer import CallbackAnswer
 from bot.callbacks import AckCb, BcAudCb, BcCancelCb, BcNetCb, BcSecCb, BcStepCb, PickNetCb
 from bot.config import Settings
 from bot.delivery import DeliveryEngine
-from bot.filters import MinLevel
+from bot.filters import DialogNetwork, MinLevel
 from bot.keyboards import broadcasts as kb
 from bot.replies import say
 from bot.services import broadcasts, networks
@@ -49,6 +49,11 @@ class Bc(StatesGroup):
     content = State()
     confirm = State()
     schedule = State()
+
+
+# Each step checks the networks chosen so far (bot/filters.py).
+coordinators.message.filter(DialogNetwork(Bc))
+coordinators.callback_query.filter(DialogNetwork(Bc))
 
 
 @router.callback_query(AckCb.filter())

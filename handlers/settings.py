@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import keyboards
 from bot.callback_answer import CallbackAnswer
 from bot.callbacks import OffsetCb, PickNetCb
-from bot.filters import MinLevel
+from bot.filters import DialogNetwork, MinLevel
 from bot.keyboards import events as kb
 from bot.replies import say
 from bot.services import events, networks
@@ -32,6 +32,9 @@ router = Router(name=__name__)
 
 class NetworkSettings(StatesGroup):
     offsets = State()
+
+
+router.message.filter(DialogNetwork(NetworkSettings))
 
 
 def _offset_labels(current: list[int]) -> dict[int, str]:

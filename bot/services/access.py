@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from storage.models import Membership, MembershipStatus, Role, User
 
@@ -79,3 +81,19 @@ class Actor:
     def require_coordinator(self, network_id: int) -> None:
         if not self.can_coordinate(network_id):
             raise AccessDenied(f"user {self.tg_id} does not coordinate network {network_id}")
+
+    def require_dialog(self, data: Mapping[str, Any], *, member: bool = False) -> None:
+        """A dialog about a network ("network_id" in its data, or "networks" for a
+        broadcast) goes on, step by step, only for those who may still act there: its
+        coordinators and admins, or with `member` (filing a report) its active members.
+        The dialog began with the right, but a role can change mid-dialog and the data
+        is only what the dialog stored: it is never taken as a right."""
+        ids = list(data.get("networks") or [])
+        if data.get("network_id") is not None:
+            ids.append(data["network_id"])
+        for value in ids:
+            network_id = int(value)
+            if member and network_id not in self.member_network_ids:
+                raise AccessDenied(f"user {self.tg_id} is not a member of network {network_id}")
+            if not member:
+                self.require_coordinator(network_id)

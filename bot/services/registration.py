@@ -161,6 +161,8 @@ async def make_invite(
             raise AccessDenied("only admins invite coordinators")
     network = await networks.get(session, network_id)
     if network is None:
+        if actor is not None:  # a forged or stale button
+            raise AccessDenied(f"no network {network_id}")
         raise LookupError(f"no network {network_id}")
     creator_id = actor.user.id if actor is not None and actor.user is not None else None
     invite = await invites.create(
@@ -172,6 +174,9 @@ async def make_invite(
         expires_at=now + timedelta(days=days),
         created_by_id=creator_id,
     )
+    # The caller shows the network's name: keep it on the invite (an admin's session holds
+    # no other reference to it, and a lazy load here fails outside the database's greenlet).
+    invite.network = network
     await audit.record(
         session,
         "invite",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.fsm.state import State, StatesGroup
 
+from bot.filters import DialogNetwork
+
 router = Router(name=__name__)
 
 EXAMPLE_HOUR = 17
@@ -24,3 +26,8 @@ class NewEvent(StatesGroup):
 class EditEvent(StatesGroup):
     start = State()
     place = State()
+
+
+# Each step of /newevent checks the network in its data (EditEvent's services check the event).
+router.message.filter(DialogNetwork(NewEvent))
+router.callback_query.filter(DialogNetwork(NewEvent))

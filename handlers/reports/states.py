@@ -8,7 +8,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
-from bot.filters import MinLevel
+from bot.filters import DialogNetwork, MinLevel
 from bot.keyboards import reports as kb
 from bot.services.access import Level
 
@@ -40,6 +40,12 @@ class ReviewNote(StatesGroup):
 
 class ExportRange(StatesGroup):
     dates = State()
+
+
+# Each step of a dialog checks the network in its data (bot/filters.py).
+members.message.filter(DialogNetwork(ReportForm, member=True))
+members.callback_query.filter(DialogNetwork(ReportForm, member=True))
+coordinators.message.filter(DialogNetwork(ExportRange))
 
 
 STEPS = (
