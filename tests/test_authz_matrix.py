@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiogram import Dispatcher, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
+from pydantic import SecretStr
 
 from bot.commands import COMMAND_LEVEL
+from bot.config import Settings
 from tests.authz_table import CALLBACKS, COMMANDS, LEVEL, STATES, Row, refusal
 from tests.authz_world import (
     A_MARKERS,
@@ -50,6 +53,12 @@ GENERIC = (DENIED, STALE, JOIN_FIRST, HELP_HINT, NOT_MEMBER, NO_REPORTER, APOLOG
 
 def _table_items() -> tuple[set[str], set[str], set[str]]:
     return ({r.item for r in COMMANDS}, {r.item for r in CALLBACKS}, {r.item for r in STATES})
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Pseudonymised exports are set up, so their button is a real export when allowed."""
+    return settings.model_copy(update={"export_pseudonym_key": SecretStr("k" * 32)})
 
 
 def test_every_handler_has_a_row(dp: Dispatcher) -> None:
