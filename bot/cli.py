@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=20, metavar="N",
                    help="list at most N send jobs (default 20)")
     p.set_defaults(func=cmd_status)
+    from bot import cli_crypt
+
+    cli_crypt.register(sub)
     return parser
 
 
@@ -440,6 +443,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"prevnet: bad settings: {problems}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format=log_format())
+    from storage.crypto import use_keys
+
+    use_keys(settings.data_key_bytes())  # encryption at rest (storage/crypto.py)
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
         # aiogram's line per handled update: at INFO it is most of the log under load.

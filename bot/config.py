@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     flood_limit: int = Field(default=20, ge=0, le=10_000)
     flood_window: float = Field(default=10.0, gt=0, le=3600)
     log_level: str = "INFO"
+    # Encryption at rest (storage/crypto.py, README.md "Encryption at rest"): urlsafe
+    # base64 of 32 random bytes; unset, the personal columns are stored as plaintext.
+    data_key: SecretStr | None = None
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -74,6 +77,29 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("data_key", mode="before")
+    @classmethod
+    def _check_data_key(cls, value: object) -> object:
+        from storage.crypto import BadKey, parse_key
+
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        try:
+            parse_key(value)
+        except BadKey as exc:
+            raise ValueError(str(exc)) from None
+        return value.strip()
+
+    def data_key_bytes(self) -> bytes | None:
+        """The 32 bytes of DATA_KEY (checked at start), or None."""
+        from storage.crypto import parse_key
+
+        return parse_key(self.data_key.get_secret_value()) if self.data_key else None
 
     @field_validator("log_level")
     @classmethod

@@ -20,6 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
+from storage import crypto
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 # Pool sizes when the settings leave them unset. SQLite has one writer at a time, so more
@@ -152,6 +154,8 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            if crypto.enabled():  # deleted and overwritten plaintext is zeroed, not left
+                cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         _skip_idle_transaction_ends(engine)

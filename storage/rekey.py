@@ -1,0 +1,85 @@
+"""Re-encrypt every encrypted column under one key: `prevnet rotate-key` (bot/cli_crypt.py).
+
+The keyring given reads the old key (and plaintext written before DATA_KEY was set) and
+encrypts with the new one. Each column is walked in primary-key order, ``batch`` rows per
+transaction; a value already under the new key is skipped, so a run cut off by a crash
+is finished by running it again. Each row is written only if it still holds the value
+read (compare and set), so a value changed meanwhile is never overwritten with an old one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Column, Table, Text, bindparam, select, type_coerce, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import storage.models  # noqa: F401  (registers every table on Base.metadata)
+from storage.crypto import EncryptedText, Keyring, stored_key_id
+from storage.models.base import Base
+
+BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnRekey:
+    column: str  # "table.column"
+    changed: int  # values written under the new key (plaintext ones included)
+    plaintext: int  # of which were plaintext
+    kept: int  # already under the new key
+
+
+def encrypted_columns() -> list[tuple[Table, Column[str]]]:
+    """Every (table, column) typed `EncryptedText`, in a stable order."""
+    return [
+        (table, column)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, EncryptedText)
+    ]
+
+
+async def rekey(engine: AsyncEngine, ring: Keyring, *, batch: int = BATCH) -> list[ColumnRekey]:
+    """Bring every encrypted value under ``ring``'s current key; what changed per column."""
+    if ring.current_id is None:
+        raise ValueError("rekey needs a key to encrypt with")
+    return [await _rekey_column(engine, ring, t, c, batch) for t, c in encrypted_columns()]
+
+
+async def _rekey_column(
+    engine: AsyncEngine, ring: Keyring, table: Table, column: Column[str], batch: int
+) -> ColumnRekey:
+    assert isinstance(column.type, EncryptedText)
+    purpose = column.type.purpose
+    (pk,) = table.primary_key.columns
+    raw = type_coerce(column, Text)  # the stored text, neither decrypted nor encrypted
+    write = (
+        update(table)
+        .where(pk == bindparam("b_pk"), raw == bindparam("b_old", type_=Text()))
+        .values({column.name: bindparam("b_new", type_=Text())})
+        .execution_options(synchronize_session=False)
+    )
+    changed = plaintext = kept = 0
+    last: object = None
+    while True:
+        async with engine.begin() as conn:
+            query = select(pk, raw).where(column.is_not(None)).order_by(pk).limit(batch)
+            if last is not None:
+                query = query.where(pk > last)
+            rows = (await conn.execute(query)).all()
+            if not rows:
+                break
+            writes = []
+            for key, value in rows:
+                kid = stored_key_id(value)
+                if kid == ring.current_id:
+                    kept += 1
+                    continue
+                plaintext += kid is None
+                new = ring.encrypt(ring.decrypt(value, purpose), purpose)
+                writes.append({"b_pk": key, "b_old": value, "b_new": new})
+            if writes:
+                await conn.execute(write, writes)
+                changed += len(writes)
+            last = rows[-1][0]
+    return ColumnRekey(f"{table.name}.{column.name}", changed, plaintext, kept)
