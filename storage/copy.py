@@ -39,7 +39,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, SQLAl
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import storage.models  # noqa: F401  (registers every table on Base.metadata)
-from storage.crypto import EncryptedText
+from storage.crypto import EncryptedJSON, EncryptedText
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.models.base import Base
@@ -261,7 +261,7 @@ async def _counts(conn: AsyncConnection, schema: Sequence[Table]) -> dict[str, i
 
 
 def _is_json(table: Table, name: str) -> bool:
-    return isinstance(table.c[name].type, JSON)
+    return isinstance(table.c[name].type, JSON | EncryptedJSON)
 
 
 def _is_encrypted(table: Table, name: str) -> bool:

@@ -1,7 +1,8 @@
 """Encryption at rest of the personal columns (README.md, "Encryption at rest").
 
 With ``DATA_KEY`` set, the columns typed `EncryptedText` (members' display names, report
-descriptions, review notes, report attachments' Telegram file ids) are stored as
+descriptions, review notes, report attachments' Telegram file ids) and `EncryptedJSON`
+(the outbox's messages, which quote names, and dialog drafts) are stored as
 
     enc:1:<key id>:<urlsafe base64 of nonce || ciphertext || tag>
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import os
 import re
 from collections.abc import Iterable
@@ -28,7 +30,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import String, Text, TypeDecorator
+from sqlalchemy import JSON, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
@@ -173,3 +175,31 @@ class EncryptedText(TypeDecorator[str]):
     @property
     def python_type(self) -> type[str]:
         return str
+
+
+class EncryptedJSON(TypeDecorator[Any]):
+    """A JSON column whose whole value is stored as one encrypted JSON string.
+
+    Used where texts that quote the encrypted columns are kept: the outbox's messages
+    (a coordinators' digest names members) and dialog drafts (a name being typed in).
+    A stored value that is not an encrypted string (plaintext before DATA_KEY) reads as is.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, purpose: str, none_as_null: bool = False) -> None:
+        super().__init__(none_as_null=none_as_null)
+        self.purpose = purpose
+        self.none_as_null = none_as_null
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or value is JSON.NULL or not _keyring.enabled:
+            return value
+        plain = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _keyring.encrypt(plain, self.purpose)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, str) and _STORED.match(value):
+            return json.loads(_keyring.decrypt(value, self.purpose))
+        return value

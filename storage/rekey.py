@@ -9,13 +9,15 @@ read (compare and set), so a value changed meanwhile is never overwritten with a
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Column, Table, Text, bindparam, select, type_coerce, update
+from sqlalchemy import JSON, Column, Table, Text, bindparam, cast, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import storage.models  # noqa: F401  (registers every table on Base.metadata)
-from storage.crypto import EncryptedText, Keyring, stored_key_id
+from storage.crypto import EncryptedJSON, EncryptedText, Keyring, stored_key_id
 from storage.models.base import Base
 
 BATCH = 500
@@ -29,13 +31,13 @@ class ColumnRekey:
     kept: int  # already under the new key
 
 
-def encrypted_columns() -> list[tuple[Table, Column[str]]]:
-    """Every (table, column) typed `EncryptedText`, in a stable order."""
+def encrypted_columns() -> list[tuple[Table, Column[Any]]]:
+    """Every (table, column) typed `EncryptedText` or `EncryptedJSON`, in a stable order."""
     return [
         (table, column)
         for table in Base.metadata.sorted_tables
         for column in table.columns
-        if isinstance(column.type, EncryptedText)
+        if isinstance(column.type, EncryptedText | EncryptedJSON)
     ]
 
 
@@ -46,17 +48,27 @@ async def rekey(engine: AsyncEngine, ring: Keyring, *, batch: int = BATCH) -> li
     return [await _rekey_column(engine, ring, t, c, batch) for t, c in encrypted_columns()]
 
 
+def _stored(raw: str, is_json: bool) -> tuple[str | None, Any]:
+    """(the encrypted string, None) or (None, the plaintext value) of a stored value."""
+    value = json.loads(raw) if is_json else raw
+    if isinstance(value, str) and stored_key_id(value) is not None:
+        return value, None
+    return None, value
+
+
 async def _rekey_column(
-    engine: AsyncEngine, ring: Keyring, table: Table, column: Column[str], batch: int
+    engine: AsyncEngine, ring: Keyring, table: Table, column: Column[Any], batch: int
 ) -> ColumnRekey:
-    assert isinstance(column.type, EncryptedText)
+    assert isinstance(column.type, EncryptedText | EncryptedJSON)
     purpose = column.type.purpose
+    is_json = isinstance(column.type, EncryptedJSON)
     (pk,) = table.primary_key.columns
-    raw = type_coerce(column, Text)  # the stored text, neither decrypted nor encrypted
+    # The stored text, neither decrypted nor encrypted (JSON: its text, as storage/copy.py).
+    raw = cast(column, Text) if is_json else type_coerce(column, Text)
     write = (
         update(table)
         .where(pk == bindparam("b_pk"), raw == bindparam("b_old", type_=Text()))
-        .values({column.name: bindparam("b_new", type_=Text())})
+        .values({column.name: bindparam("b_new", type_=JSON() if is_json else Text())})
         .execution_options(synchronize_session=False)
     )
     changed = plaintext = kept = 0
@@ -71,13 +83,19 @@ async def _rekey_column(
                 break
             writes = []
             for key, value in rows:
-                kid = stored_key_id(value)
-                if kid == ring.current_id:
+                sealed, plain = _stored(value, is_json)
+                if sealed is None and plain is None:
+                    continue  # JSON null: nothing to hide
+                if sealed is not None and stored_key_id(sealed) == ring.current_id:
                     kept += 1
                     continue
-                plaintext += kid is None
-                new = ring.encrypt(ring.decrypt(value, purpose), purpose)
-                writes.append({"b_pk": key, "b_old": value, "b_new": new})
+                if sealed is None:
+                    plaintext += 1
+                    text = json.dumps(plain, ensure_ascii=False, separators=(",", ":")) \
+                        if is_json else plain
+                else:
+                    text = ring.decrypt(sealed, purpose)
+                writes.append({"b_pk": key, "b_old": value, "b_new": ring.encrypt(text, purpose)})
             if writes:
                 await conn.execute(write, writes)
                 changed += len(writes)

@@ -5,6 +5,7 @@ database files is ciphertext under that key (nothing stored in plaintext)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,9 +60,12 @@ def _assert_all_encrypted(tmp_path: Path) -> None:
             for table, column in encrypted_columns():
                 if table.name not in tables:
                     continue
+                is_json = isinstance(column.type, crypto.EncryptedJSON)
                 for (value,) in conn.execute(
                     f"SELECT {column.name} FROM {table.name} WHERE {column.name} IS NOT NULL"
                 ):
-                    assert crypto.stored_key_id(value) == kid, (db.name, column, value)
+                    stored = json.loads(value) if is_json else value
+                    if stored is not None:  # (JSON null)
+                        assert crypto.stored_key_id(stored) == kid, (db.name, column, value)
         finally:
             conn.close()
