@@ -309,7 +309,7 @@ async def test_the_command_prints_them(pool: Pool, tmp_path, monkeypatch, capsys
     assert "  jobs: 1 running, 1 scheduled, 2 done" in out
     assert next(line for line in lines if line[:1] == ["run"])[1:3] == ["host-101", "101"]
     assert next(line for line in lines if line[:1] == ["worker"])[7] == "GONE"
-    assert "(database schema 0007)" in out
+    assert "(database schema 0007" in out or "(database schema 0008" in out  # the head
 
     assert await asyncio.to_thread(main, ["status", "--json", "--jobs", "1"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -329,8 +329,8 @@ async def test_the_command_changes_nothing(tmp_path, monkeypatch, capsys) -> Non
     await upgrade(engine, "0006")
     await engine.dispose()
     assert await asyncio.to_thread(main, ["status"]) == 2
-    assert "the database lacks migrations 0007: run `prevnet db upgrade`" in (
-        capsys.readouterr().err)
+    assert "the database lacks migrations 0007" in (err := capsys.readouterr().err)
+    assert err.endswith(": run `prevnet db upgrade`\n")  # (and those after 0007)
     assert await asyncio.to_thread(main, ["db", "upgrade"]) == 0
     assert await asyncio.to_thread(main, ["status"]) == 0
     assert "Processes: 0 alive" in capsys.readouterr().out
