@@ -113,10 +113,10 @@ class Keyring:
             if not self._ciphers:
                 raise CryptoError(f"{purpose} is encrypted (key {kid}) but DATA_KEY is not set")
             raise CryptoError(f"{purpose} is encrypted under another key ({kid}) than DATA_KEY")
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         try:
+            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
             plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], purpose.encode("ascii"))
-        except InvalidTag:
+        except (InvalidTag, binascii.Error):
             raise CryptoError(
                 f"{purpose}: a stored value fails its authentication check (altered, "
                 "or not written for this column)"

@@ -141,6 +141,10 @@ async def test_altered_ciphertext_missing_key_and_moved_values_are_clear_errors(
                 await s.scalar(select(Report.description))
             with pytest.raises(crypto.CryptoError, match=r"^reports.review_note: a stored"):
                 await s.scalar(select(Report.review_note))
+            ring = crypto.keyring()  # a cut ciphertext (bad base64 length) as well
+            for cut in (flipped[:-1], flipped[:-3]):
+                with pytest.raises(crypto.CryptoError, match="authentication check"):
+                    ring.decrypt(cut, "reports.description")
             crypto.use_keys(None)
             with pytest.raises(crypto.CryptoError, match=r"^users.display_name is encrypted "
                                r"\(key [0-9a-f]{8}\) but DATA_KEY is not set$"):

@@ -1,5 +1,6 @@
 """Existing handler tests run again with DATA_KEY set (storage/crypto.py): registration
-(Arabic names), reports, review notes, /reports, /export, /mydata, /leave and digests give
+(Arabic names), reports, review notes, /reports, /export, /mydata, /leave, digests and
+`prevnet status` (the outbox's texts, on SQLite and PostgreSQL) give
 the same results, and afterwards every value of every encrypted column in the test's
 database files is ciphertext under that key (nothing stored in plaintext)."""
 
@@ -34,6 +35,7 @@ from tests.test_roles_privacy import (  # noqa: F401
     test_members_list_escapes_names,
     test_mydata_sends_everything,
 )
+from tests.test_status import test_the_command_prints_them  # noqa: F401
 
 KEY = crypto.generate_key()
 
