@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from bot.config import Settings
 from storage import crypto
@@ -210,3 +210,27 @@ async def test_copy_keeps_the_ciphertext_and_reads_with_the_same_key(
                 DESCRIPTION, NOTE)
     finally:
         await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_copy_to_postgresql_keeps_the_ciphertext(key, settings, session, person):
+    from tests.pg import fresh_database
+
+    await _fill(session, person)
+    await session.close()
+    source = settings.sqlite_path()
+    assert source is not None
+    async with fresh_database() as url:
+        await copy_database(settings.database_url, url)
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                raw = (await conn.execute(text(RAW))).all()
+            assert [tuple(r) for r in raw] == _raw(source, RAW)
+            async with create_session_pool(engine)() as s:
+                report = await s.scalar(select(Report))
+                assert report is not None and report.description == DESCRIPTION
+                assert set((await s.scalars(select(User.display_name))).all()) == {
+                    NAME, "Omar Haddad"}
+        finally:
+            await engine.dispose()
