@@ -93,6 +93,11 @@ class Keyring:
     def enabled(self) -> bool:
         return self.current_id is not None
 
+    @property
+    def key_ids(self) -> list[str]:
+        """The ids of every key this keyring reads."""
+        return sorted(self._ciphers)
+
     def encrypt(self, plaintext: str, purpose: str) -> str:
         if self.current_id is None:
             return plaintext

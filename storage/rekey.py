@@ -17,7 +17,7 @@ from sqlalchemy import JSON, Column, Table, Text, bindparam, cast, select, type_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import storage.models  # noqa: F401  (registers every table on Base.metadata)
-from storage.crypto import EncryptedJSON, EncryptedText, Keyring, stored_key_id
+from storage.crypto import PREFIX, EncryptedJSON, EncryptedText, Keyring, stored_key_id
 from storage.models.base import Base
 
 BATCH = 500
@@ -101,3 +101,27 @@ async def _rekey_column(
                 changed += len(writes)
             last = rows[-1][0]
     return ColumnRekey(f"{table.name}.{column.name}", changed, plaintext, kept)
+
+
+async def key_problem(engine: AsyncEngine, ring: Keyring) -> str | None:
+    """Why the keyring cannot read this database (encrypted values under a key it lacks),
+    in one line; None when it can. One query per column, stopping at the first such value."""
+    for table, column in encrypted_columns():
+        is_json = isinstance(column.type, EncryptedJSON)
+        raw = cast(column, Text) if is_json else type_coerce(column, Text)
+        quote = '"' if is_json else ""
+        query = select(raw).where(raw.like(f"{quote}{PREFIX}%"))
+        for kid in ring.key_ids:
+            query = query.where(raw.not_like(f"{quote}{PREFIX}{kid}:%"))
+        async with engine.connect() as conn:
+            value = await conn.scalar(query.limit(1))
+        if value is None:
+            continue
+        found = stored_key_id(json.loads(value) if is_json else value)
+        where = f"{table.name}.{column.name}"
+        if not ring.key_ids:
+            return (f"the database holds encrypted values ({where}, key {found}) but DATA_KEY "
+                    "is not set")
+        return (f"DATA_KEY does not read the database: {where} holds values under key {found} "
+                "(the wrong key, or a `prevnet rotate-key` not finished)")
+    return None

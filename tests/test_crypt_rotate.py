@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from bot.cli import main
 from bot.roles import single_process
@@ -23,7 +23,7 @@ from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from storage.models import FsmRecord, Membership, Network, Process, SendJob, User, utcnow
 from storage.models.reports import Report
-from storage.rekey import _rekey_column, encrypted_columns, rekey
+from storage.rekey import _rekey_column, encrypted_columns, key_problem, rekey
 from storage.repositories import events as events_repo
 
 NAMES = ["ريم", "Omar", "Léa"]
@@ -77,6 +77,14 @@ async def _read(url: str) -> tuple[list[str | None], tuple[str, ...], dict[str, 
 EXPECTED = (NAMES, ("وصف النشاط", "note", "FILE"), {"name": "ريم"}, PAYLOAD)
 
 
+async def _problem(url: str, ring: crypto.Keyring) -> str | None:
+    engine = create_engine(url)
+    try:
+        return await key_problem(engine, ring)
+    finally:
+        await engine.dispose()
+
+
 def _stored(url: str) -> list[object]:
     """Every stored value of every encrypted column, as the file holds it."""
     conn = sqlite3.connect(url.split("///", 1)[1])
@@ -117,6 +125,7 @@ COLUMNS = ["send_jobs.payload", "fsm_states.data", "users.display_name", "delive
 def test_rotate_key_encrypts_plaintext_then_moves_to_a_new_key(env, tmp_path, monkeypatch,
                                                                capsys):
     asyncio.run(_legacy(env))
+    assert asyncio.run(_problem(env, crypto.Keyring())) is None  # plaintext: fine
     plain = _stored(env)
     assert "ريم" in plain and PAYLOAD in plain and _kids(env) == {None}  # as before
     old = crypto.generate_key()
@@ -154,6 +163,14 @@ def test_rotate_key_encrypts_plaintext_then_moves_to_a_new_key(env, tmp_path, mo
     crypto.use_keys(crypto.parse_key(old))  # the old key reads nothing any more
     with pytest.raises(crypto.CryptoError, match="under another key"):
         asyncio.run(_read(env))
+    # and `prevnet run` / `worker` refuse to start with it, or with no key (bot/app.py)
+    assert asyncio.run(_problem(env, crypto.Keyring(crypto.parse_key(old)))) == (
+        f"DATA_KEY does not read the database: fsm_states.data holds values under key "
+        f"{new_id} (the wrong key, or a `prevnet rotate-key` not finished)")
+    assert asyncio.run(_problem(env, crypto.Keyring())) == (
+        f"the database holds encrypted values (fsm_states.data, key {new_id}) but "
+        "DATA_KEY is not set")
+    assert asyncio.run(_problem(env, crypto.Keyring(crypto.parse_key(new)))) is None
     crypto.use_keys(crypto.parse_key(new))
     assert asyncio.run(_read(env)) == EXPECTED
 
@@ -247,5 +264,17 @@ async def test_long_names_fit_and_lists_are_sorted_by_name(pool):
             assert [p.display_name for p in await events_repo.people(s, 0, net.id)] == [
                 None, "Adel", "Zaid", long_name]
             assert await s.scalar(select(SendJob.payload)) == PAYLOAD
+        assert await key_problem(pool.kw["bind"], crypto.Keyring(new)) is None
+        problem = await key_problem(pool.kw["bind"], crypto.Keyring(old))
+        assert problem is not None and problem.startswith(
+            "DATA_KEY does not read the database: users.display_name holds values under key "
+            f"{crypto.key_id(new)} ")
+        async with pool() as s:  # the JSON columns are checked too (their text, cast)
+            await s.execute(update(User).values(display_name=None))
+            await s.execute(delete(Report))
+            await s.commit()
+        problem = await key_problem(pool.kw["bind"], crypto.Keyring(old))
+        assert problem is not None and problem.startswith(
+            "DATA_KEY does not read the database: send_jobs.payload holds values under key ")
     finally:
         crypto.use_keys(None)
