@@ -443,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"prevnet: bad settings: {problems}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format=log_format())
-    from storage.crypto import use_keys
+    from storage.crypto import CryptoError, use_keys
 
     use_keys(settings.data_key_bytes())  # encryption at rest (storage/crypto.py)
     if settings.log_level != "DEBUG":
@@ -458,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TokenValidationError:
         print("prevnet: BOT_TOKEN is not a bot token (expected 123456:ABC...)", file=sys.stderr)
         return 2
-    except (CliError, MissingToken) as exc:
+    except (CliError, MissingToken, CryptoError) as exc:
         print(f"prevnet: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -173,6 +173,12 @@ def test_rotate_key_encrypts_plaintext_then_moves_to_a_new_key(env, tmp_path, mo
     assert asyncio.run(_problem(env, crypto.Keyring(crypto.parse_key(new)))) is None
     crypto.use_keys(crypto.parse_key(new))
     assert asyncio.run(_read(env)) == EXPECTED
+    capsys.readouterr()
+    monkeypatch.delenv("DATA_KEY")  # a command reading them without the key: one line
+    assert main(["export", "reports", "--network", "saida", "--format", "csv",
+                 "--output", str(tmp_path / "out.csv")]) == 2
+    assert capsys.readouterr().err == (f"prevnet: reports.description is encrypted (key "
+                                       f"{new_id}) but DATA_KEY is not set\n")
 
 
 def test_a_cut_off_rotation_is_finished_by_running_it_again(env, monkeypatch, capsys):
