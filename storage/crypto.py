@@ -8,7 +8,9 @@ descriptions, review notes, report attachments' Telegram file ids) and `Encrypte
 
 AES-256-GCM with a fresh 96-bit random nonce per value, and the column's name
 (``users.display_name``) as associated data, so a value moved to another column does not
-decrypt either. ``<key id>`` is 8 hex digits of a hash of the key: `prevnet rotate-key`
+decrypt either. (AES-GCM rather than Fernet: a 256-bit key, 28 bytes added per value
+rather than Fernet's 57 plus padding, no clear timestamp in each value, and the column
+bound in as associated data, which Fernet has no place for.) ``<key id>`` is 8 hex digits of a hash of the key: `prevnet rotate-key`
 tells values under the new key from the old ones by it, and a value without the prefix is
 plaintext written before ``DATA_KEY`` was set (it still reads, and rotate-key encrypts it).
 
