@@ -109,6 +109,16 @@ def tune_gc() -> None:
 
 
 
+async def _check_data_key(engine: Any) -> None:
+    """Encryption at rest: refuse to start when DATA_KEY cannot read the database."""
+    from storage.crypto import keyring
+    from storage.rekey import key_problem
+
+    problem = await key_problem(engine, keyring())
+    if problem is not None:
+        raise CliError(problem)
+
+
 async def run(settings: Settings) -> None:
     settings.require_token()
     if settings.webhook_url:  # before Telegram is asked anything (bot/webhook.py)
@@ -132,6 +142,7 @@ async def _run(settings: Settings) -> None:
     engine = create_engine(settings.database_url, **settings.db_pool_options())
     try:
         await upgrade(engine)
+        await _check_data_key(engine)
         session_pool = create_session_pool(engine)
         dp = create_dispatcher(settings, session_pool, bot)
         tune_gc()
@@ -217,6 +228,7 @@ async def run_worker(settings: Settings) -> None:
         engine = create_engine(settings.database_url, **settings.db_pool_options())
         try:
             await upgrade(engine)
+            await _check_data_key(engine)
             context = create_context(
                 settings, create_session_pool(engine), bot, create_i18n(settings.default_locale)
             )

@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_backup import register as register_backup
     register_backup(sub)
     cli_retention.register(sub)
+    from bot import cli_crypt
+
+    cli_crypt.register(sub)
     return parser
 
 
@@ -453,6 +456,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"prevnet: bad settings: {problems}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format=log_format())
+    from storage.crypto import CryptoError, use_keys
+
+    use_keys(settings.data_key_bytes())  # encryption at rest (storage/crypto.py)
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
         # aiogram's line per handled update: at INFO it is most of the log under load.
@@ -465,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TokenValidationError:
         print("prevnet: BOT_TOKEN is not a bot token (expected 123456:ABC...)", file=sys.stderr)
         return 2
-    except (CliError, MissingToken) as exc:
+    except (CliError, MissingToken, CryptoError) as exc:
         print(f"prevnet: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

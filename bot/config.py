@@ -93,6 +93,9 @@ class Settings(BaseSettings):
         if 0 < value < least:
             raise ValueError(f"must be 0 (keep forever) or at least {least} days")
         return value
+    # Encryption at rest (storage/crypto.py, README.md "Encryption at rest"): urlsafe
+    # base64 of 32 random bytes; unset, the personal columns are stored as plaintext.
+    data_key: SecretStr | None = None
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -119,6 +122,29 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("data_key", mode="before")
+    @classmethod
+    def _check_data_key(cls, value: object) -> object:
+        from storage.crypto import BadKey, parse_key
+
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        try:
+            parse_key(value)
+        except BadKey as exc:
+            raise ValueError(str(exc)) from None
+        return value.strip()
+
+    def data_key_bytes(self) -> bytes | None:
+        """The 32 bytes of DATA_KEY (checked at start), or None."""
+        from storage.crypto import parse_key
+
+        return parse_key(self.data_key.get_secret_value()) if self.data_key else None
 
     @field_validator("log_level")
     @classmethod

@@ -32,12 +32,14 @@ from sqlalchemy import (
     func,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import storage.models  # noqa: F401  (registers every table on Base.metadata)
+from storage.crypto import EncryptedJSON, EncryptedText
 from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.models.base import Base
@@ -259,7 +261,12 @@ async def _counts(conn: AsyncConnection, schema: Sequence[Table]) -> dict[str, i
 
 
 def _is_json(table: Table, name: str) -> bool:
-    return isinstance(table.c[name].type, JSON)
+    return isinstance(table.c[name].type, JSON | EncryptedJSON)
+
+
+def _is_encrypted(table: Table, name: str) -> bool:
+    """Encrypted columns (storage/crypto.py) are copied as stored: ciphertext as is."""
+    return isinstance(table.c[name].type, EncryptedText)
 
 
 async def _copy_table(
@@ -268,14 +275,17 @@ async def _copy_table(
     """Copy one table in batches of ``batch`` rows, in primary-key order.
 
     JSON columns are read as their text, so SQL NULL and JSON null stay apart (the
-    application's JSON columns write a Python None as either, column by column)."""
+    application's JSON columns write a Python None as either, column by column), and
+    encrypted columns as stored, so the copy reads with the same DATA_KEY."""
     names = [c.name for c in table.columns]
-    columns = [cast(table.c[n], Text).label(n) if _is_json(table, n) else table.c[n]
+    columns = [cast(table.c[n], Text).label(n) if _is_json(table, n)
+               else type_coerce(table.c[n], Text).label(n) if _is_encrypted(table, n)
+               else table.c[n]
                for n in names]
     order = list(table.primary_key.columns) or list(table.columns)
     insert = table.insert().values({
         n: bindparam(f"v_{n}", type_=JSON(none_as_null=True) if _is_json(table, n)
-                     else table.c[n].type)
+                     else Text() if _is_encrypted(table, n) else table.c[n].type)
         for n in names
     })
     json_names = [n for n in names if _is_json(table, n)]

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     ForeignKey,
     Index,
@@ -18,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage.crypto import EncryptedJSON
 from storage.models.base import Base, UTCDateTime, utcnow
 
 
@@ -51,7 +51,8 @@ class SendJob(Base):
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     # What to send: {"method": "send_message"|"copy_message"|..., params...}
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Encrypted with DATA_KEY (storage/crypto.py): texts may quote members' names.
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("send_jobs.payload"))
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.SCHEDULED)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     total: Mapped[int] = mapped_column(Integer, default=0)
@@ -89,4 +90,6 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
-    params: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
+    params: Mapped[dict[str, Any] | None] = mapped_column(
+        EncryptedJSON("deliveries.params", none_as_null=True), default=None
+    )

@@ -15,6 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from storage.crypto import EncryptedText
 from storage.models.base import Base, UTCDateTime, utcnow
 from storage.models.networks import Network
 
@@ -48,7 +49,10 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tg_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     language: Mapped[str | None] = mapped_column(String(2), default=None)
-    display_name: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Encrypted with DATA_KEY (storage/crypto.py): never sort or filter by it in SQL.
+    display_name: Mapped[str | None] = mapped_column(
+        EncryptedText("users.display_name", 64), default=None
+    )
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Set when Telegram answers 403 (blocked / deactivated); cleared when they write again.
     unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage.crypto import EncryptedText
 from storage.models.base import Base, UTCDateTime, utcnow
 
 
@@ -81,11 +82,17 @@ class Report(Base):
     activity_date: Mapped[date] = mapped_column(Date)
     participants: Mapped[int] = mapped_column(Integer)
     age_group: Mapped[str | None] = mapped_column(String(16), default=None)
-    description: Mapped[str] = mapped_column(Text)
+    # These three are encrypted with DATA_KEY (storage/crypto.py): never sort, filter or
+    # search by them in SQL.
+    description: Mapped[str] = mapped_column(EncryptedText("reports.description"))
     attachment_kind: Mapped[str | None] = mapped_column(String(16), default=None)
-    attachment_file_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    attachment_file_id: Mapped[str | None] = mapped_column(
+        EncryptedText("reports.attachment_file_id", 255), default=None
+    )
     status: Mapped[str] = mapped_column(String(16), default=ReportStatus.NEW)
-    review_note: Mapped[str | None] = mapped_column(Text, default=None)
+    review_note: Mapped[str | None] = mapped_column(
+        EncryptedText("reports.review_note"), default=None
+    )
     reviewed_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )

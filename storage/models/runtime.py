@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage.crypto import EncryptedJSON
 from storage.models.base import Base, UTCDateTime, utcnow
 
 
@@ -31,5 +31,6 @@ class FsmRecord(Base):
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     state: Mapped[str | None] = mapped_column(String(255), default=None)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Encrypted with DATA_KEY (storage/crypto.py): drafts hold names and descriptions.
+    data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("fsm_states.data"), default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

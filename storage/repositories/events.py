@@ -168,7 +168,7 @@ def _people_query(event_id: int, network_id: int) -> Any:
             Membership.network_id == network_id,
             Membership.status == MembershipStatus.ACTIVE,
         )
-        .order_by(User.display_name, User.id)
+        .order_by(User.id)  # then by name, in Python: names are encrypted (storage/crypto.py)
     )
 
 
@@ -192,7 +192,7 @@ async def people(
             conditions.append(EventRsvp.answer.is_(None))
         query = query.where(or_(*conditions))
     rows = (await session.execute(query)).all()
-    return [Person(*row) for row in rows]
+    return sorted((Person(*row) for row in rows), key=lambda p: (p.display_name or "", p.user_id))
 
 
 async def answer_of(session: AsyncSession, event_id: int, user_id: int) -> str | None:

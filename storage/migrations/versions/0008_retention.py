@@ -1,6 +1,6 @@
 """retention_runs: the daily purge's once-a-day record (bot/services/retention.py)
 
-Revision ID: 0008_retention
+Revision ID: 0008
 Revises: 0007
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 import storage.models
 
-revision: str = "0008_retention"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -170,12 +170,14 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
                 Membership.network_id.in_(ids),
                 Membership.status == MembershipStatus.ACTIVE,
             )
-            .order_by(Membership.network_id, User.display_name, User.id)
+            .order_by(Membership.network_id, User.id)
         )
         for net, uid, tg, lang, name, role, sector, unreachable in member_rows.all():
             figures[net].members.append(
                 MemberRow(net, uid, tg, lang, name, role, sector, unreachable is not None)
             )
+    for f in figures.values():  # by name in Python: names are encrypted (storage/crypto.py)
+        f.members.sort(key=lambda m: (m.name or "", m.user_id))
 
     # Reports of the last seven days by type and sector (totals follow).
     for condition in _per_window(
