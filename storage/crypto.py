@@ -102,7 +102,9 @@ class Keyring:
         return sorted(self._ciphers)
 
     def encrypt(self, plaintext: str, purpose: str) -> str:
-        if self.current_id is None:
+        # The empty string stays empty: it hides nothing, and a purged report's text ("")
+        # must stay comparable in SQL (storage/repositories/retention.py).
+        if self.current_id is None or plaintext == "":
             return plaintext
         nonce = os.urandom(NONCE_BYTES)
         sealed = self._ciphers[self.current_id].encrypt(

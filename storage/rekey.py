@@ -84,8 +84,8 @@ async def _rekey_column(
             writes = []
             for key, value in rows:
                 sealed, plain = _stored(value, is_json)
-                if sealed is None and plain is None:
-                    continue  # JSON null: nothing to hide
+                if sealed is None and plain in (None, ""):
+                    continue  # JSON null or an empty text: nothing to hide
                 if sealed is not None and stored_key_id(sealed) == ring.current_id:
                     kept += 1
                     continue

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import JSON, select
+from sqlalchemy import JSON, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
@@ -24,6 +24,7 @@ from bot.scheduler import create_scheduler
 from bot.services import retention
 from bot.services.reports.texts import report_summary
 from bot.worker import JOB_SETUPS
+from storage import crypto
 from storage.copy import tables
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
@@ -337,3 +338,23 @@ async def test_the_worker_forgets_update_ids_as_the_setting_says(
     async with session_pool() as session:
         ids = (await session.scalars(select(ProcessedUpdate.update_id).order_by("update_id")))
         assert ids.all() == left
+
+
+async def test_with_data_key_a_purged_text_stays_purged(session_pool: Pool) -> None:
+    """Under DATA_KEY the removed-text marker is still "" in the database, so the next day's
+    purge finds nothing to do (a ciphertext of "" would never equal it)."""
+    crypto.use_keys(crypto.parse_key(crypto.generate_key()))
+    try:
+        await seed(session_pool)
+        settings = make_settings()
+        done = await retention.purge(session_pool, settings, NOW, trigger="cli")
+        assert done.counts() == EXPECTED
+        async with session_pool() as session:
+            raw = (await session.execute(text(
+                "SELECT participants, description FROM reports ORDER BY participants"))).all()
+        assert [(n, d) for n, d in raw if n >= 40] == [(40, ""), (400, "")]
+        assert all(crypto.stored_key_id(d) is not None for n, d in raw if n < 40)
+        again = await retention.purge(session_pool, settings, NOW, trigger="cli")
+        assert again.total == 0
+    finally:
+        crypto.use_keys(None)
