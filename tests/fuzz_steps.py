@@ -2,8 +2,8 @@
 the buttons they were shown, forged callback data, photos and documents, a whole join.
 
 A step is a plain tuple, so hypothesis prints a failing example as something to paste
-into an ``@example``: ``(kind, who, value)``, `who` a player's Telegram id or ``0`` for
-"the one who acted last".
+into an ``@example``: ``(kind, who, value)``, `who` a player's Telegram id (``0``: the
+one who acted last).
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ texts = st.one_of(
     st.lists(st.sampled_from(HOSTILE[:30]), min_size=2, max_size=4).map("".join),
     _no_markers,
 )
-who = st.sampled_from((0, 0, 0, 0, *PLAYERS))
 
 
 def _callback_classes() -> list[type[CallbackData]]:
@@ -94,15 +93,30 @@ command = st.tuples(
     st.one_of(st.just(""), st.sampled_from(["CODE", "BCODE", "abcdefghijkl", "x y"]), texts),
 )
 
-steps: st.SearchStrategy[Step] = st.one_of(
-    st.tuples(st.just("text"), who, texts),
-    st.tuples(st.just("command"), who, command),
-    st.tuples(st.just("tap"), who, st.integers(0, 40)),
-    st.tuples(st.just("tap"), who, st.integers(0, 40)),
-    st.tuples(st.just("press"), who, callback_data),
-    st.tuples(st.just("media"), who, st.tuples(st.sampled_from(["photo", "document"]),
-                                               st.none() | texts)),
-    st.tuples(st.just("join"), st.just(0),
-              st.tuples(st.sampled_from(["CODE", "BCODE"]), st.none() | texts,
-                        st.integers(0, 9))),
+actions: st.SearchStrategy[tuple[str, Any]] = st.one_of(
+    st.tuples(st.just("text"), texts),
+    st.tuples(st.just("text"), texts),
+    st.tuples(st.just("command"), command),
+    st.tuples(st.just("tap"), st.integers(0, 40)),
+    st.tuples(st.just("tap"), st.integers(0, 40)),
+    st.tuples(st.just("press"), callback_data),
+    st.tuples(st.just("media"), st.tuples(st.sampled_from(["photo", "document"]),
+                                          st.none() | texts)),
+    st.tuples(st.just("join"), st.tuples(st.sampled_from(["CODE", "BCODE"]),
+                                         st.none() | texts, st.integers(0, 9))),
 )
+
+
+def scripts(max_steps: int) -> st.SearchStrategy[list[Step]]:
+    """Turns: a player sends a command, then does up to five things (taps on what it
+    showed, texts, files, ...), then another player; at most `max_steps` steps in all."""
+    turn = st.tuples(
+        st.sampled_from(PLAYERS), command, st.lists(actions, min_size=0, max_size=5)
+    )
+    return st.lists(turn, min_size=1, max_size=3).map(
+        lambda turns: [
+            step
+            for who, opening, done in turns
+            for step in [("command", who, opening), *((k, who, v) for k, v in done)]
+        ][:max_steps]
+    )

@@ -16,12 +16,11 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
 
 from bot.config import Settings
 from tests.fuzz_check import CheckedBot
 from tests.fuzz_play import finish, play
-from tests.fuzz_steps import Step, steps
+from tests.fuzz_steps import Step, scripts
 from tests.fuzz_world import A_COORD, A_MEMBER, B_COORD, B_MEMBER, STRANGER, World, build
 from tests.helpers import join, make_invite, make_network, member_of
 
@@ -77,7 +76,7 @@ async def test_the_world_is_built_with_both_networks(world: World) -> None:
 
 
 @settings(settings.get_profile(PROFILE))
-@given(script=st.lists(steps, min_size=1, max_size=MAX_STEPS))
+@given(script=scripts(MAX_STEPS))
 # Bugs it found, kept: a number too big for the database in a forged button
 @example(script=[("press", 0, "ack:100000000000000000000")])
 async def test_random_updates_keep_every_invariant(world: World, script: list[Step]) -> None:
