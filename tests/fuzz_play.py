@@ -111,6 +111,19 @@ async def _join(world: World, code: str, name: str | None, sector: int) -> list[
     return out
 
 
+async def _walk(p: Person, moves: list[tuple[int, str]]) -> list[TelegramMethod[Any]]:
+    out: list[TelegramMethod[Any]] = []
+    for n, typed in moves:
+        newest = p.bot.session.keyboards.get(p.user.id, {})
+        if n % 2 == 0 and newest:
+            message_id, (text, row) = list(newest.items())[-1]
+            data = row[(n // 2) % len(row)].callback_data or ""
+            out += await p.press(data, message_id=message_id, message_text=text)
+        else:
+            out += await p.send(typed)
+    return out
+
+
 async def play(world: World, step: Step, last: int) -> int:
     """One step, then every invariant; returns who acted."""
     kind, who, value = step
@@ -131,6 +144,8 @@ async def play(world: World, step: Step, last: int) -> int:
         out = await p.press(value)
     elif kind == "media":
         out = await _media(p, *value)
+    elif kind == "walk":
+        out = await _walk(p, value)
     else:
         out = await _join(world, *value)
     sent = recipients(actor, out) + await world.flush()

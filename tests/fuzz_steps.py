@@ -102,6 +102,10 @@ actions: st.SearchStrategy[tuple[str, Any]] = st.one_of(
     st.tuples(st.just("press"), callback_data),
     st.tuples(st.just("media"), st.tuples(st.sampled_from(["photo", "document"]),
                                           st.none() | texts)),
+    # several moves in one step, deeper into a dialog: a tap on the newest buttons (an
+    # even number), or a typed text (an odd one, with the text)
+    st.tuples(st.just("walk"), st.lists(st.tuples(st.integers(0, 15), texts),
+                                        min_size=2, max_size=4)),
     st.tuples(st.just("join"), st.tuples(st.sampled_from(["CODE", "BCODE"]),
                                          st.none() | texts, st.integers(0, 9))),
 )

@@ -3,12 +3,14 @@ the people of two networks, with the invariants of tests/fuzz_play.py checked af
 step. The world is tests/fuzz_world.py, the steps tests/fuzz_steps.py.
 
 The profile runs ``FUZZ_EXAMPLES`` examples (2,000 by default, the CI profile), each of
-up to ``FUZZ_STEPS`` steps (6), derandomized so that every run tries the same examples;
-``FUZZ_EXAMPLES=20000`` is the long run.
+up to ``FUZZ_STEPS`` steps (5; a step may be a walk of up to four moves), derandomized so
+that every run tries the same examples; ``FUZZ_EXAMPLES=20000`` is the long run.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -38,7 +40,9 @@ settings.register_profile(
         HealthCheck.data_too_large,
     ],
 )
-MAX_STEPS = int(os.environ.get("FUZZ_STEPS", "6"))
+MAX_STEPS = int(os.environ.get("FUZZ_STEPS", "5"))
+PROGRESS = os.environ.get("FUZZ_PROGRESS")  # a file: how many examples have run, for long runs
+_examples = itertools.count(1)
 
 
 @pytest.fixture
@@ -85,6 +89,9 @@ async def test_random_updates_keep_every_invariant(world: World, script: list[St
     for step in script:
         last = await play(world, step, last)
     await finish(world)
+    n = next(_examples)
+    if PROGRESS and n % 500 == 0:
+        await asyncio.to_thread(Path(PROGRESS).write_text, f"{n}\n")
 
 
 async def test_the_joined_notice_names_sami_lt_3(dp, bot: CheckedBot, session, person) -> None:  # type: ignore[no-untyped-def]
