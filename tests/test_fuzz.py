@@ -25,6 +25,7 @@ from tests.fuzz_play import finish, play
 from tests.fuzz_steps import Step, scripts
 from tests.fuzz_world import A_COORD, A_MEMBER, B_COORD, B_MEMBER, STRANGER, World, build
 from tests.helpers import join, make_invite, make_network, member_of
+from tests.people import ADMIN_ID
 
 PROFILE = "prevnet-fuzz"
 settings.register_profile(
@@ -83,6 +84,9 @@ async def test_the_world_is_built_with_both_networks(world: World) -> None:
 @given(script=scripts(MAX_STEPS))
 # Bugs it found, kept: a number too big for the database in a forged button
 @example(script=[("press", 0, "ack:100000000000000000000")])
+# an admin's invite: its network was lazy-loaded outside the greenlet (MissingGreenlet)
+@example(script=[("command", ADMIN_ID, ("invite", "")), ("tap", ADMIN_ID, 0),
+                 ("tap", ADMIN_ID, 0), ("tap", ADMIN_ID, 0)])
 async def test_random_updates_keep_every_invariant(world: World, script: list[Step]) -> None:
     await world.reset()
     last = A_MEMBER

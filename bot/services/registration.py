@@ -169,6 +169,9 @@ async def make_invite(
         expires_at=now + timedelta(days=days),
         created_by_id=creator_id,
     )
+    # Loaded above; held here, the caller's `invite.network` needs no lazy load (an
+    # admin's session holds no other reference to it: the load raised MissingGreenlet).
+    invite.network = network
     await audit.record(
         session,
         "invite",
