@@ -113,3 +113,43 @@ async def test_the_joined_notice_names_sami_lt_3(dp, bot: CheckedBot, session, p
     ]
     assert bot.session.violations == []
 
+
+
+def test_the_check_refuses_what_telegram_refuses() -> None:
+    """tests/fuzz_check.py: the fake Bot API's HTML parser and Telegram's limits."""
+    from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, SendPhoto
+    from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+    from tests.fuzz_check import problems
+
+    bot = CheckedBot()
+    ok = [
+        SendMessage(chat_id=1, text="Sami &lt;3 <b>joined</b>"),
+        SendMessage(chat_id=1, text="<" * 4096, parse_mode=None),
+        SendMessage(chat_id=1, text="&lt;" * 4096),  # 4096 characters once parsed
+        SendPhoto(chat_id=1, photo="x", caption="🙂" * 512),  # 1024 UTF-16 units
+    ]
+    assert [problems(bot, m) for m in ok] == [[]] * 4
+    refused = {
+        "Sami <3 joined": 'Unsupported start tag "3"',
+        "<u>open": "Can't find end tag",
+        "<foo>x</foo>": 'Unsupported start tag "foo"',
+        "a & b": 'unescaped "&"',
+        "&lt;" * 4097: "message is too long",
+        "🙂" * 2049: "message is too long",
+        " \n ": "message text is empty",
+    }
+    for text, reason in refused.items():
+        found = problems(bot, EditMessageText(chat_id=1, message_id=1, text=text))
+        assert len(found) == 1 and reason in found[0], (text[:20], found)
+    assert "caption" not in str(problems(bot, SendPhoto(chat_id=1, photo="x", caption="é")))
+    assert "too long" in problems(bot, SendPhoto(chat_id=1, photo="x", caption="🙂" * 513))[0]
+    assert "MESSAGE_TOO_LONG" in problems(
+        bot, AnswerCallbackQuery(callback_query_id="1", text="x" * 201)
+    )[0]
+    long_data = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="go", callback_data="é" * 33)]]
+    )
+    assert "BUTTON_DATA_INVALID" in problems(
+        bot, SendMessage(chat_id=1, text="x", reply_markup=long_data)
+    )[0]
