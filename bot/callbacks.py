@@ -3,10 +3,17 @@ sees it; ids that do unpack are still checked against the actor by the services.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
 
 from storage.models import Role, Sector
 from storage.models.events import Answer
+
+# Every number a button carries fits the database's INTEGER columns: a forged
+# "ack:100000000000000000000" does not unpack (it made SQLite raise OverflowError).
+Int = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 
 class LangCb(CallbackData, prefix="lang"):
@@ -29,26 +36,26 @@ class PickNetCb(CallbackData, prefix="net"):
     """A network chosen for a command: `purpose` names the command that asked."""
 
     purpose: str
-    network_id: int
+    network_id: Int
 
 
 class ApproveCb(CallbackData, prefix="appr"):
-    membership_id: int
+    membership_id: Int
     ok: bool
 
 
 class InviteCb(CallbackData, prefix="inv"):
-    network_id: int
+    network_id: Int
     role: Role
-    uses: int = 0
+    uses: Int = 0
 
 
 class RevokeCb(CallbackData, prefix="invrev"):
-    invite_id: int
+    invite_id: Int
 
 
 class LeaveCb(CallbackData, prefix="leave"):
-    network_id: int
+    network_id: Int
     ok: bool
 
 
@@ -60,11 +67,11 @@ class RepTypeCb(CallbackData, prefix="rt"):
 
 
 class RepDateCb(CallbackData, prefix="rd"):
-    days_ago: int
+    days_ago: Int
 
 
 class RepNumCb(CallbackData, prefix="rn"):
-    n: int
+    n: Int
 
 
 class RepAgeCb(CallbackData, prefix="ra"):
@@ -82,47 +89,47 @@ class RepFormCb(CallbackData, prefix="rf"):
 class RepStartCb(CallbackData, prefix="rnew"):
     """Starts /report (the nudge's button), in a given network (0: ask if several)."""
 
-    network_id: int = 0
+    network_id: Int = 0
 
 
 class RepMineCb(CallbackData, prefix="rm"):
     """A member's own report: edit, withdraw, confirm the withdrawal, keep it."""
 
-    report_id: int
+    report_id: Int
     action: str
 
 
 class RepListCb(CallbackData, prefix="rl"):
     """A coordinator's list: network, page, type filter ("" all), period in days (0 all)."""
 
-    network_id: int
-    page: int = 0
+    network_id: Int
+    page: Int = 0
     t: str = ""
-    days: int = 0
+    days: Int = 0
 
 
 class RepTypeMenuCb(CallbackData, prefix="rtm"):
     """The type filter's choices for a coordinator's list."""
 
-    network_id: int
-    days: int = 0
+    network_id: Int
+    days: Int = 0
 
 
 class RepViewCb(CallbackData, prefix="rv"):
-    report_id: int
+    report_id: Int
 
 
 class RepReviewCb(CallbackData, prefix="rr"):
     """Mark a report reviewed ("ok") or flag it with a note ("flag")."""
 
-    report_id: int
+    report_id: Int
     action: str
 
 
 class RepExportCb(CallbackData, prefix="rx"):
     """Export a network's reports for a period ("" asks which one)."""
 
-    network_id: int
+    network_id: Int
     period: str = ""
 
 
@@ -136,14 +143,14 @@ class RepExportPseudoCb(CallbackData, prefix="rxp"):
 class RepSetCb(CallbackData, prefix="rset"):
     """Report settings of a network: a key and its new value ("show" just shows them)."""
 
-    network_id: int
+    network_id: Int
     key: str = "show"
-    value: int = 0
+    value: Int = 0
 
 
 # Events (handlers/events.py, bot/services/events.py).
 class RsvpCb(CallbackData, prefix="rsvp"):
-    event_id: int
+    event_id: Int
     answer: Answer
 
 
@@ -151,12 +158,12 @@ class EventCb(CallbackData, prefix="ev"):
     """An action on one event: show, who, edit, time, place, cancel, cancel_ok, attend."""
 
     action: str
-    event_id: int
+    event_id: Int
 
 
 class AttendCb(CallbackData, prefix="att"):
-    event_id: int
-    user_id: int
+    event_id: Int
+    user_id: Int
 
 
 class NewEventCb(CallbackData, prefix="nev"):
@@ -169,14 +176,14 @@ class NewEventCb(CallbackData, prefix="nev"):
 class OffsetCb(CallbackData, prefix="remoff"):
     """Toggle one reminder offset (minutes) of a network; 0 asks to type them."""
 
-    network_id: int
-    minutes: int
+    network_id: Int
+    minutes: Int
 
 
 class AckCb(CallbackData, prefix="ack"):
     """"Understood" under a broadcast: the delivery row's id."""
 
-    delivery_id: int
+    delivery_id: Int
 
 
 # The outbox fills in each delivery's id (bot/delivery/ payload buttons).
@@ -186,7 +193,7 @@ ACK_TEMPLATE = "ack:{delivery_id}"
 class BcNetCb(CallbackData, prefix="bcnet"):
     """An admin toggles a network in a multi-network broadcast."""
 
-    network_id: int
+    network_id: Int
 
 
 class BcAudCb(CallbackData, prefix="bcaud"):
@@ -202,7 +209,7 @@ class BcStepCb(CallbackData, prefix="bcgo"):
 
 
 class BcCancelCb(CallbackData, prefix="bccan"):
-    broadcast_id: int
+    broadcast_id: Int
 
 
 # Weekly digest (handlers/digests.py).
@@ -210,15 +217,15 @@ class DigestSetCb(CallbackData, prefix="dgset"):
     """A network's "Weekly digest" screen: "show" it, or set its "day" (0 = Monday) or
     "hour" (0-23)."""
 
-    network_id: int
+    network_id: Int
     key: str = "show"
-    value: int = 0
+    value: Int = 0
 
 
 class DigestSendCb(CallbackData, prefix="dgsend"):
     """"Send now": "ask" to confirm, "go" to send, "force" (admins) to send a second time."""
 
-    network_id: int
+    network_id: Int
     step: str = "ask"
 
 
