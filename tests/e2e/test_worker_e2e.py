@@ -52,20 +52,26 @@ class WorkerProcess(Prevnet):
         raise AssertionError(f"prevnet worker did not start:\n{self.log()}")
 
 
-async def bring_forward(url: str) -> None:
-    """Time passes: the scheduled broadcasts fall due in a second."""
+async def bring_forward(url: str, timeout: float = 15.0) -> None:
+    """Time passes: the scheduled broadcasts fall due in a second. The bot says "Scheduled
+    for ..." (that message's id is the job's progress message) just before it stores the
+    job, so a loaded machine may need a moment before the job is there."""
     engine = create_engine(url)
+    deadline = asyncio.get_running_loop().time() + timeout
     try:
-        async with engine.begin() as conn:
-            due = utcnow() + timedelta(seconds=1)
-            jobs = (await conn.execute(
-                update(SendJob).where(SendJob.status == "scheduled").values(due_at=due)
-                .returning(SendJob.id)
-            )).scalars().all()
-            assert jobs, "no scheduled broadcast"
-            await conn.execute(
-                update(Delivery).where(Delivery.job_id.in_(jobs)).values(next_attempt_at=due)
-            )
+        while True:
+            async with engine.begin() as conn:
+                due = utcnow() + timedelta(seconds=1)
+                jobs = (await conn.execute(
+                    update(SendJob).where(SendJob.status == "scheduled").values(due_at=due)
+                    .returning(SendJob.id)
+                )).scalars().all()
+                if jobs:
+                    await conn.execute(update(Delivery).where(Delivery.job_id.in_(jobs))
+                                       .values(next_attempt_at=due))
+                    return
+            assert asyncio.get_running_loop().time() < deadline, "no scheduled broadcast"
+            await asyncio.sleep(0.2)
     finally:
         await engine.dispose()
 
