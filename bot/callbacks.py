@@ -136,7 +136,7 @@ class RepExportCb(CallbackData, prefix="rx"):
 class RepExportPseudoCb(CallbackData, prefix="rxp"):
     """As RepExportCb, the files with pseudonyms instead of the authors' names."""
 
-    network_id: int
+    network_id: Int
     period: str = ""
 
 

@@ -29,7 +29,6 @@ from bot.heartbeat import Heartbeat
 from bot.i18n import UserLocaleMiddleware, create_i18n
 from bot.middlewares import ActorMiddleware, DbSessionMiddleware
 from bot.worker import JOB_SETUPS as JOB_SETUPS  # where they were listed before
-from bot.worker import PROCESSED_UPDATES_KEPT as PROCESSED_UPDATES_KEPT
 from bot.worker import Worker, create_context
 from handlers import get_routers
 from storage.fsm import SqlStorage

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import dbguard
 from bot.commands import set_default_menus
-from bot.config import RETENTION_MINIMUMS, Settings
+from bot.config import Settings
 from bot.context import AppContext, JobSetup
 from bot.delivery import DeliveryEngine
 from bot.scheduler import create_scheduler
@@ -31,9 +31,6 @@ from storage.models import utcnow
 from storage.repositories import updates
 
 log = logging.getLogger(__name__)
-# The fewest days update ids are kept (RETAIN_UPDATE_IDS_DAYS may say more, or 0: forever).
-PROCESSED_UPDATES_KEPT = timedelta(days=RETENTION_MINIMUMS["retain_update_ids_days"])
-
 # Each feature's `setup_jobs(ctx)`: registers its scheduled jobs (sync or async).
 JOB_SETUPS: tuple[JobSetup, ...] = (
     events.setup_jobs, reports.setup_jobs, digests.setup_jobs, retention.setup_jobs

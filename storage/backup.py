@@ -59,12 +59,9 @@ def size_text(size: int) -> str:
 
 
 def known_revisions() -> set[str]:
-    from alembic.script import ScriptDirectory
+    from storage.migrate import pending_revisions
 
-    from storage.migrate import alembic_config
-
-    script = ScriptDirectory.from_config(alembic_config())
-    return {r.revision for r in script.walk_revisions()}
+    return set(pending_revisions(None))  # every revision, from the first to the head
 
 
 # ------------------------------------------------------------------------ files
