@@ -10,4 +10,6 @@ PY=${PYTHON:-python3}
 .venv/bin/mypy bot storage handlers
 .venv/bin/lint-imports --no-cache  # the layer rule and no import circles (pyproject.toml)
 .venv/bin/python scripts/update_catalogs.py --check
-exec .venv/bin/python -m pytest "$@"
+# Two workers (the machine has two cores), a test file each at a time: tests of one file
+# share their module fixtures; TEST_WORKERS=0 runs everything in this one process.
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -17,8 +17,21 @@ import pytest
 
 REDIS_HOST = os.environ.get("PREVNET_TEST_REDIS_HOST", "127.0.0.1")
 REDIS_BASE = f"redis://{REDIS_HOST}:6379"
-# Databases 8..15 rotate between tests of one run (a pytest-xdist worker each would need more).
-_DBS = itertools.cycle(range(8, 16))
+
+
+def _databases() -> range:
+    """Databases 8..15 rotate between the tests of one run; under pytest-xdist each of
+    two workers takes its own half (gw0: 8..11, gw1: 12..15), so they never share one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or count < 2:
+        return range(8, 16)
+    size = max(1, 8 // count)
+    start = 8 + (int(worker[2:]) % count) * size
+    return range(start, min(16, start + size))
+
+
+_DBS = itertools.cycle(_databases())
 
 
 async def _ping(url: str = REDIS_BASE) -> str | None:
