@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,9 @@ def compile_catalogs(locales_dir: Path = LOCALES_DIR) -> list[Path]:
             continue
         with po_path.open("rb") as f:
             catalog = read_po(f, locale=po_path.parent.parent.name)
-        tmp = mo_path.with_suffix(".mo.tmp")
+        # A name of this process's own: several processes (a worker beside the bot, test
+        # workers) may compile at once, and each replaces the file whole.
+        tmp = mo_path.with_suffix(f".mo.{os.getpid()}.tmp")
         with tmp.open("wb") as f:
             write_mo(f, catalog, use_fuzzy=False)
         tmp.replace(mo_path)
