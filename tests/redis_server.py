@@ -20,15 +20,16 @@ REDIS_BASE = f"redis://{REDIS_HOST}:6379"
 
 
 def _databases() -> range:
-    """Databases 8..15 rotate between the tests of one run; under pytest-xdist each of
-    two workers takes its own half (gw0: 8..11, gw1: 12..15), so they never share one."""
+    """Databases 8..15 rotate between the tests of one run; under pytest-xdist each worker
+    takes its own share (two workers: gw0 8..11, gw1 12..15), so they never share one.
+    Past eight workers, workers share a database again (the suite is planned for two)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     if not worker.startswith("gw") or count < 2:
         return range(8, 16)
-    size = max(1, 8 // count)
-    start = 8 + (int(worker[2:]) % count) * size
-    return range(start, min(16, start + size))
+    size = max(1, 8 // count)  # 4, 2 or 1: always divides 8, so a share never passes 15
+    start = 8 + (int(worker[2:]) * size) % 8
+    return range(start, start + size)
 
 
 _DBS = itertools.cycle(_databases())
