@@ -25,6 +25,7 @@ from bot.i18n import create_i18n
 from tests.dashboard_helpers import (
     ADMIN,
     IRBID_COORDINATOR,
+    RANA,
     SAMI,
     DashboardThread,
     Running,
@@ -115,6 +116,9 @@ def open_page(browser: Any, server: Running, init_data: str | None, route: str =
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The CSP refusing something (an inline style, a script) shows as a console error.
+    page.on("console",
+            lambda m: m.type == "error" and "Refused" in m.text and errors.append(m.text))
     page.errors = errors
     if init_data is not None:
         user = dict(urllib.parse.parse_qsl(init_data)).get("user", "null")
@@ -201,6 +205,12 @@ def test_feed_shows_a_known_report_and_not_another_networks(browser, server, tex
     page.wait_for_function("location.hash.includes('status=reviewed')")
     page.wait_for_selector(f"[data-report-id='{world.reports['R2']}']")
     assert page.locator(f"[data-report-id='{world.reports['R1']}']").count() == 0
+    # The export of what is shown goes to the admin's chat with the bot.
+    page.click("[data-export=xlsx]")
+    page.wait_for_selector(".export .inline-ok")
+    assert texts["en"]["export_sent"].format(n="1") in page.inner_text(".export")
+    (sent,) = server.documents(ADMIN)
+    assert sent["document"]["file_name"].endswith(".xlsx")
     assert page.errors == []
     page.context.close()
 
@@ -284,3 +294,70 @@ def test_hash_route_survives_a_reload_and_back_is_telegrams(browser, server):
     assert page.evaluate("window.__tg.back.visible") is False
     assert page.errors == []
     page.context.close()
+
+
+def test_a_member_is_told_the_dashboard_is_for_coordinators(browser, server, texts):
+    page = open_page(browser, server, server.init_data(RANA))
+    page.wait_for_selector("[data-state=error]")
+    assert texts["en"]["err_forbidden"] in page.inner_text("body")
+    assert "Irbid" not in page.content() and page.locator("[data-screen]").count() == 0
+    page.context.close()
+
+
+def test_launch_parameters_from_the_hash_without_the_webapp_script(browser, server):
+    """Telegram's clients put tgWebAppData and the theme in the hash; the page keeps them,
+    puts its route in the hash, talks back through TelegramWebviewProxy."""
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    page.add_init_script(
+        "window.__events = []; window.TelegramWebviewProxy = "
+        "{ postEvent(type, data) { window.__events.push([type, JSON.parse(data)]); } };"
+    )
+    theme = json.dumps({"bg_color": "#17212b", "text_color": "#f5f5f5", "button_color": "#5288c1"})
+    launch = urllib.parse.urlencode({
+        "tgWebAppData": server.init_data(ADMIN), "tgWebAppVersion": "8.0",
+        "tgWebAppPlatform": "android", "tgWebAppThemeParams": theme,
+    })
+    page.goto(server.app_url + "#" + launch)
+    wait_screen(page, "overview")
+    assert page.evaluate("location.hash") == "#/overview"
+    assert page.evaluate(
+        "getComputedStyle(document.documentElement).getPropertyValue('--tg-theme-bg-color')"
+    ).strip() == "#17212b"
+    events = page.evaluate("window.__events")
+    assert ["web_app_ready", {}] in events
+    page.click(".tab[data-route=events]")
+    wait_screen(page, "events")
+    assert page.evaluate("window.__events.at(-1)") == [
+        "web_app_setup_back_button", {"is_visible": True}]
+    page.reload()  # the signed data is kept for the session
+    wait_screen(page, "events")
+    page.evaluate("window.Telegram.WebView.receiveEvent('back_button_pressed', null)")
+    wait_screen(page, "overview")
+    assert page.evaluate("window.__events.at(-1)") == [
+        "web_app_setup_back_button", {"is_visible": False}]
+    context.close()
+
+
+def test_a_lost_connection_offers_a_retry(browser, server, texts):
+    """Reads are retried quietly on a weak connection; when they still fail, the page says
+    so and a tap on "Try again" loads the screen."""
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    page.add_init_script(MOCK % {"init": json.dumps(server.init_data(ADMIN)), "user": "null"})
+    tries: list[str] = []
+
+    def drop(route: Any) -> None:
+        tries.append(route.request.url)
+        route.abort("internetdisconnected")
+
+    page.route("**/app/api/events*", drop)
+    page.goto(server.app_url + "#/events")
+    page.wait_for_selector("[data-state=error]")
+    assert texts["en"]["err_offline"] in page.inner_text("main")
+    assert len(tries) == 3  # the first try and two quiet retries
+    page.unroute("**/app/api/events*")
+    page.get_by_role("button", name=texts["en"]["retry"]).click()
+    wait_screen(page, "events")
+    assert "First aid training" in page.inner_text("main")
+    context.close()

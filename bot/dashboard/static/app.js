@@ -780,7 +780,11 @@
       actions = el("div", { class: "note", text: t("cannot_review") });
     }
     var fields = el("dl", { class: "fields" });
-    (r.fields || []).forEach(function (fl) { fields.append(el("dt", { text: fl.label }), el("dd", { text: fl.value })); });
+    var inFields = false;  // the bot's report view may list the description among its fields
+    (r.fields || []).forEach(function (fl) {
+      if (fl.value === r.description) inFields = true;
+      fields.append(el("dt", { text: fl.label }), el("dd", { text: fl.value }));
+    });
     var reviewed = r.reviewed_by ? el("div", { class: "muted line", "data-reviewed": "1",
       text: t("reviewed_by", { name: r.reviewed_by, date: r.reviewed_at ? fmtDateTime(r.reviewed_at, tz) : "" }) }) : null;
     add(wrap, [
@@ -791,7 +795,7 @@
         el("div", { class: "line", text: t("by_name", { name: (r.author && r.author.name) || "" }) }),
         netBadge(r.network),
         fields,
-        r.description ? el("div", {}, el("div", { class: "muted", text: t("description") }), el("p", { class: "desc", text: r.description })) : null,
+        r.description && !inFields ? el("div", {}, el("div", { class: "muted", text: t("description") }), el("p", { class: "desc", text: r.description })) : null,
         r.review_note ? el("div", { class: "note", "data-review-note": "1" }, el("b", { text: t("review_note") + ": " }), r.review_note) : null,
         reviewed),
       el("div", { class: "card" }, actions),
