@@ -186,7 +186,14 @@ async def _run_polling(
     """Long polling; with WEBAPP_URL, the dashboard on WEBAPP_HOST:WEBAPP_PORT meanwhile."""
     runner = None
     if dashboard is not None:
-        runner = await start_server(dashboard, settings.webapp_host, settings.webapp_port)
+        try:
+            runner = await start_server(dashboard, settings.webapp_host, settings.webapp_port)
+        except OSError as exc:
+            await bot.session.close()
+            raise CliError(
+                f"the dashboard cannot listen on {settings.webapp_host}:{settings.webapp_port}"
+                f" ({exc.strerror or exc}): set WEBAPP_HOST and WEBAPP_PORT, or unset WEBAPP_URL"
+            ) from None
     try:
         await dp.start_polling(
             bot,

@@ -190,7 +190,10 @@ async def start_server(dashboard: Dashboard, host: str, port: int) -> web.AppRun
     """Polling mode: the dashboard on its own listener. Stop it with ``runner.cleanup()``."""
     runner = web.AppRunner(create_app(dashboard), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
     log.info("dashboard listening on %s:%s", host, port)
     return runner

@@ -298,7 +298,11 @@ async def feed(
         return []
     conditions = where.conditions()
     if before is not None:
-        day = await session.scalar(select(Report.activity_date).where(Report.id == before))
+        day = await session.scalar(
+            select(Report.activity_date).where(
+                Report.id == before, Report.network_id.in_(list(where.network_ids))
+            )
+        )
         if day is None:
             return []
         conditions.append(

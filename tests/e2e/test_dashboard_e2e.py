@@ -65,3 +65,26 @@ async def test_webhook_mode_serves_the_dashboard_beside_the_webhook(fake_api, tm
     finally:
         assert await app.stop() == 0, app.log()
     assert "Traceback" not in app.log(), app.log()
+
+
+async def test_a_taken_webapp_port_is_one_line_and_exit_2(fake_api, tmp_path):
+    import asyncio
+    import socket
+
+    from tests.e2e.conftest import prevnet_command
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        app = Prevnet(fake_api, tmp_path, {
+            "WEBAPP_URL": "https://dash.example.org/app/", "WEBAPP_PORT": str(port),
+        })
+        proc = await asyncio.create_subprocess_exec(
+            *prevnet_command(), "run", cwd=app.cwd, env=app.env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        _out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 2, err.decode()
+    assert f"the dashboard cannot listen on 127.0.0.1:{port}" in err.decode()
+    assert "Traceback" not in err.decode()

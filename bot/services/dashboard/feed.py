@@ -265,6 +265,8 @@ async def export(
     fmt = params.get("format")
     if fmt not in EXPORT_FORMATS:
         raise DashboardError(400, "bad_request")
+    if not scope.networks:
+        raise DashboardError(404, "not_found")
     where = await feed_filter(session, scope, params)
     rows = await repo.for_export(session, where)
     locale = viewer.locale
