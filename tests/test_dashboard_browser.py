@@ -4,7 +4,8 @@ dashboard server and the seeded world of tests/dashboard_helpers.py, with a mock
 
 One browser and one server for the module (the review test changes a report the others do
 not look at). Screenshots go to tests/artifacts/ (not committed): look at them.
-Skipped, with the reason, where Playwright or Chromium is missing.
+The browser tests are skipped, with the reason, where Playwright or Chromium is missing;
+the static checks of the page's files (texts, CSP, logical CSS) always run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 from babel.numbers import format_decimal
 
-from bot.dashboard.strings import translated
+from bot.dashboard.strings import STRINGS, translated
 from bot.i18n import create_i18n
 from tests.dashboard_helpers import (
     ADMIN,
@@ -32,16 +33,13 @@ from tests.dashboard_helpers import (
     tampered,
 )
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (pip install '.[test]')"
-)
+try:
+    from playwright import sync_api
+except ImportError:  # the static checks below still run
+    sync_api = None
 CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(
-        "Debian's chromium is not installed (/usr/bin/chromium; scripts/test.sh installs it "
-        "as root with apt-get)", allow_module_level=True,
-    )
 
+STATIC = Path(__file__).resolve().parent.parent / "bot" / "dashboard" / "static"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
@@ -95,6 +93,11 @@ def server(dash: DashboardThread) -> Running:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    if sync_api is None:
+        pytest.skip("playwright is not installed (pip install '.[test]')")
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium; scripts/test.sh "
+                    "installs it as root with apt-get)")
     with sync_api.sync_playwright() as p:
         try:
             chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -361,3 +364,30 @@ def test_a_lost_connection_offers_a_retry(browser, server, texts):
     wait_screen(page, "events")
     assert "First aid training" in page.inner_text("main")
     context.close()
+
+
+def test_every_text_of_the_page_is_in_the_catalogue(texts):
+    script = (STATIC / "app.js").read_text()
+    used = {k for k in re.findall(r'\bt\("(\w+)"', script) if not k.endswith("_")}
+    used |= {f"weeks_{n}" for n in (4, 8, 26, 52)} | {"export_csv", "export_xlsx"}
+    used |= {f"nav_{r}" for r in ("overview", "people", "events", "trends", "reports")}
+    assert len(used) > 80
+    assert set(STRINGS) == used  # none missing, none left over
+    for locale in ("ar", "fr"):
+        same = {k for k, v in texts[locale].items() if v == texts["en"][k]}
+        assert same <= {"export_csv", "participation", "description", "type", "export_xlsx"}, same
+
+
+def test_the_page_keeps_to_the_csp_and_logical_css():
+    html = (STATIC / "index.html").read_text()
+    script = (STATIC / "app.js").read_text()
+    css = (STATIC / "app.css").read_text()
+    assert re.findall(r"<script\b[^>]*>", html) == ['<script src="{{asset:app.js}}" defer>']
+    assert "<style" not in html and "style=" not in html and "http" not in html
+    assert "innerHTML" not in script.replace("never innerHTML", "")
+    assert not re.search(r"\beval\(|new Function|setAttribute\(\"style|insertAdjacentHTML", script)
+    assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", script)
+    physical = re.compile(r"(?<![-\w])(left|right|(margin|padding|border)-(left|right)[\w-]*|"
+                          r"float|text-align\s*:\s*(left|right))\s*:")
+    assert physical.findall(css) == []
+    assert "--tg-theme-bg-color" in css and "var(--tg-theme-button-color, #" in css

@@ -162,9 +162,16 @@
       }
     } catch (e) { /* not inside Telegram */ }
   }
+  function isDark(hex) {
+    var m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})/i.exec(hex || "");
+    if (!m) return false;
+    return 0.2126 * parseInt(m[1], 16) + 0.7152 * parseInt(m[2], 16) + 0.0722 * parseInt(m[3], 16) < 128;
+  }
   function applyTheme(params) {
     if (!params || typeof params !== "object") return;
     var root = document.documentElement;
+    // Form controls (date pickers, selects) follow the theme's lightness.
+    if (params.bg_color) root.style.colorScheme = isDark(String(params.bg_color)) ? "dark" : "light";
     Object.keys(params).forEach(function (k) {
       var v = String(params[k]);
       if (/^[a-z_]+$/.test(k) && /^#[0-9a-fA-F]{3,8}$/.test(v)) {
@@ -385,7 +392,14 @@
     } catch (err) {
       if (!stale()) {
         if (err instanceof ApiError && err.status === 401) fatal(errorView(err));
-        else $main.replaceChildren(errorView(err, function () { render(true); }));
+        else {
+          var view = errorView(err, function () { render(true); });
+          if (route === "reports" && err instanceof ApiError && err.status === 400) {  // filters it refuses
+            view.append(el("button", { class: "btn secondary", type: "button", text: t("clear_filters"),
+              onclick: function () { go("/reports", {}, true); } }));
+          }
+          $main.replaceChildren(view);
+        }
       }
     }
   }
@@ -662,7 +676,11 @@
   function select(name, label, allLabel, options, value, onChange) {
     var s = el("select", { name: name, onchange: function () { onChange(s.value); } },
       el("option", { value: "", text: allLabel }),
-      options.map(function (o) { return el("option", { value: String(o.key !== undefined ? o.key : o.id), text: o.label || o.name }); }));
+      options.map(function (o) {
+        var label = o.label || o.name;
+        if (st.net === "all" && o.network && o.network.name) label += " · " + o.network.name;
+        return el("option", { value: String(o.key !== undefined ? o.key : o.id), text: label });
+      }));
     s.value = value || "";
     return el("label", {}, label, s);
   }
