@@ -466,3 +466,32 @@ async def test_the_shipped_page_names_only_files_that_exist(
     for url in urls:
         async with http.get(dash.base_url + url) as r:
             assert r.status == 200, url
+
+
+def test_the_limiter_forgets_failures_after_its_window() -> None:
+    from bot.dashboard.auth import FailedSignIns
+
+    limiter = FailedSignIns(limit=3, window=60)
+    for t in (0.0, 10.0, 20.0):
+        assert limiter.retry_after("a", t) is None
+        limiter.failed("a", t)
+    assert limiter.retry_after("a", 30.0) == 30  # until the first failure is a minute old
+    assert limiter.retry_after("b", 30.0) is None  # per address
+    assert limiter.retry_after("a", 60.5) is None  # the first one aged out
+    limiter.failed("a", 61.0)
+    assert limiter.retry_after("a", 61.0) == 9
+
+
+def test_only_a_local_proxy_may_name_the_client() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from bot.dashboard.api import client_address
+
+    def address(peer: str, forwarded: str | None) -> str:
+        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+        request = make_mocked_request("GET", "/app/api/session", headers=headers)
+        return client_address(request.clone(remote=peer))
+
+    assert address("127.0.0.1", "198.51.100.7, 203.0.113.9") == "203.0.113.9"
+    assert address("203.0.113.50", "198.51.100.7") == "203.0.113.50"  # not from a proxy
+    assert address("::1", None) == "::1"
