@@ -35,6 +35,7 @@ from aiogram import Bot
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import dbguard
 from bot.config import Settings
 from bot.dashboard import Dashboard, create_app
 from bot.delivery import DeliveryEngine
@@ -296,6 +297,7 @@ async def running_dashboard(
         pool = create_session_pool(engine)
         world = await seed_world(pool)
         bot = create_bot(config)
+        dbguard.install(bot)  # as in `prevnet run`: no connection held across a request
         delivery = DeliveryEngine(bot, pool, rate=1000, per_chat_interval=0)
         options: dict[str, Any] = {}
         if static_dir is not None:

@@ -194,6 +194,10 @@ def signed_in(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamR
             except (TelegramAPIError, OSError):
                 log.exception("dashboard: %s failed on a Telegram call", request.path)
                 return _error(dashboard, 500, locale=locale)
+            except Exception:  # a bug: logged with its context, a short answer to the page
+                log.exception("dashboard: %s failed", request.path)
+                await session.rollback()
+                return _error(dashboard, 500, locale=locale)
         return web.json_response(body, headers={"Cache-Control": "no-store"})
 
     return endpoint
