@@ -148,6 +148,8 @@ async def _run(settings: Settings) -> None:
         session_pool = create_session_pool(engine)
         dp = create_dispatcher(settings, session_pool, bot)
         dashboard = Dashboard.of(dp, bot) if settings.webapp_url else None
+        if settings.webapp_url and not settings.webapp_url.startswith("https://"):
+            log.warning("WEBAPP_URL is not an https:// address: Telegram opens only HTTPS")
         tune_gc()
         menus = _start_menu_sync(settings, bot, dp) if dashboard is not None else None
         try:

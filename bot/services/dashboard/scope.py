@@ -146,7 +146,7 @@ def network_ref(network: Network) -> dict[str, object]:
 
 def local_iso(moment: datetime, network: Network | None) -> str:
     zone = network_zone(network) if network is not None else ZoneInfo(ADMIN_ZONE)
-    return moment.astimezone(zone).isoformat()
+    return moment.astimezone(zone).replace(microsecond=0).isoformat()
 
 
 class ViewLog:
