@@ -495,3 +495,18 @@ def test_only_a_local_proxy_may_name_the_client() -> None:
     assert address("127.0.0.1", "198.51.100.7, 203.0.113.9") == "203.0.113.9"
     assert address("203.0.113.50", "198.51.100.7") == "203.0.113.50"  # not from a proxy
     assert address("::1", None) == "::1"
+
+
+async def test_bad_filters_are_400(dash: Running, http: aiohttp.ClientSession) -> None:
+    for params in ({"type": "poetry"}, {"since": "2026-13-01"}, {"status": "lost"},
+                   {"since": "2026-03-02", "until": "2026-03-01"}, {"limit": "-1"},
+                   {"member": "x"}, {"net": "irbid"}):
+        status, body, _ = await call(http, dash, "reports", IRBID_COORDINATOR, **params)
+        assert status == 400 and body["error"] == "bad_request", params
+    for payload in ({"format": "csv", "since": 3.5}, {"format": "csv", "type": 3},
+                    {"format": "csv", "status": ["new"]}):
+        status, _, _ = await call(http, dash, "export", IRBID_COORDINATOR, json=payload)
+        assert status == 400, payload
+    async with http.post(dash.base_url + API + "nudge", data=b"{not json",
+                         headers=dash.headers(IRBID_COORDINATOR)) as r:
+        assert r.status == 400

@@ -38,9 +38,11 @@ FEED_MAX = 100
 REVIEW_STATUSES = (ReportStatus.REVIEWED, ReportStatus.FLAGGED)
 
 
-def _date(value: str | None) -> date | None:
-    if not value:
+def _date(value: object) -> date | None:
+    if value is None or value == "":
         return None
+    if not isinstance(value, str):
+        raise DashboardError(400, "bad_request")
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -62,10 +64,12 @@ async def feed_filter(
 ) -> FeedFilter:
     """The filters of the page, checked: a member id must be a member of the scope."""
     kind = params.get("type") or None
-    if kind is not None and kind not in {t["key"] for t in activity_types()}:
+    if kind is not None and (
+        not isinstance(kind, str) or kind not in {t["key"] for t in activity_types()}
+    ):
         raise DashboardError(400, "bad_request")
     status = params.get("status") or None
-    if status is not None and status not in set(ReportStatus):
+    if status is not None and (not isinstance(status, str) or status not in set(ReportStatus)):
         raise DashboardError(400, "bad_request")
     since, until = _date(params.get("since")), _date(params.get("until"))
     if since is not None and until is not None and since > until:
