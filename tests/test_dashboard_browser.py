@@ -26,6 +26,7 @@ from bot.i18n import create_i18n
 from tests.dashboard_helpers import (
     ADMIN,
     IRBID_COORDINATOR,
+    LINA,
     RANA,
     SAMI,
     DashboardThread,
@@ -256,6 +257,15 @@ def test_nudge_a_silent_member_after_confirming(browser, server, dash, texts):
     wait_screen(page, "people")
     assert sami.locator("[data-action=nudge]").count() == 0
     assert texts["ar"]["nudged_today"] in sami.inner_text()
+    # Leaving the screen with the question open answers it "cancel".
+    lina = page.locator(f"[data-member-id='{world.membership[LINA]}']")
+    lina.locator("[data-action=nudge]").click()
+    page.get_by_role("dialog").wait_for()
+    page.evaluate("location.hash = '#/events'")
+    wait_screen(page, "events")
+    assert page.locator(".overlay").count() == 0
+    dash.call(lambda running: running.flush())
+    assert server.api.messages(LINA) == []
     assert page.errors == []
     page.context.close()
 

@@ -119,10 +119,17 @@
     clearTimeout(toast.timer);
     toast.timer = setTimeout(function () { $toast.hidden = true; }, 2600);
   }
+  var closeDialog = function () { /* none open */ };
   function confirmDialog(text, okLabel) {
+    closeDialog();
     return new Promise(function (resolve) {
       var overlay;
-      function done(v) { overlay.remove(); document.removeEventListener("keydown", onKey); resolve(v); }
+      function done(v) {
+        overlay.remove(); document.removeEventListener("keydown", onKey);
+        closeDialog = function () { /* none open */ };
+        resolve(v);
+      }
+      closeDialog = function () { done(false); };  // leaving the screen answers "cancel"
       function onKey(ev) { if (ev.key === "Escape") done(false); }
       var ok = el("button", { class: "btn", type: "button", text: okLabel, onclick: function () { done(true); } });
       overlay = el("div", { class: "overlay", onclick: function (ev) { if (ev.target === overlay) done(false); } },
@@ -372,6 +379,7 @@
     if (!st.session) return;
     if (!force && location.hash === st.lastHash) return;
     st.lastHash = location.hash;
+    closeDialog();
     var seq = ++st.seq;
     var r = parseHash();
     st.net = pickNet(r.q);
@@ -798,6 +806,7 @@
       actions = el("div", { class: "note", text: t("cannot_review") });
     }
     var fields = el("dl", { class: "fields" });
+    var hasFields = (r.fields || []).length > 0;
     var inFields = false;  // the bot's report view may list the description among its fields
     (r.fields || []).forEach(function (fl) {
       if (fl.value === r.description) inFields = true;
@@ -808,10 +817,12 @@
     add(wrap, [
       el("article", { class: "card" },
         el("div", { class: "card-head" }, el("h2", { class: "card-title", text: r.type_label }), statusBadge(r.status, r.status_label)),
-        r.reference ? el("div", { class: "muted" }, el("bdi", { class: "ref", text: r.reference })) : null,
-        el("div", { class: "muted", text: fmtDate(r.date, "long") + (r.age_label ? " · " + r.age_label : "") }),
-        el("div", { class: "line", text: t("by_name", { name: (r.author && r.author.name) || "" }) }),
-        netBadge(r.network),
+        // The bot's own fields (date, author, reference, ...) when the server sends them.
+        hasFields ? (r.age_label ? el("div", { class: "muted", text: r.age_label }) : null) : [
+          r.reference ? el("div", { class: "muted" }, el("bdi", { class: "ref", text: r.reference })) : null,
+          el("div", { class: "muted", text: fmtDate(r.date, "long") + (r.age_label ? " · " + r.age_label : "") }),
+          el("div", { class: "line", text: t("by_name", { name: (r.author && r.author.name) || "" }) }),
+          netBadge(r.network)],
         fields,
         r.description && !inFields ? el("div", {}, el("div", { class: "muted", text: t("description") }), el("p", { class: "desc", text: r.description })) : null,
         r.review_note ? el("div", { class: "note", "data-review-note": "1" }, el("b", { text: t("review_note") + ": " }), r.review_note) : null,
