@@ -9,7 +9,8 @@ PY=${PYTHON:-python3}
 # The dashboard's browser tests drive Debian's chromium (through Playwright); without it they
 # are skipped. Installed here when we can (root with apt-get); never a reason to fail.
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    { apt-get install -y -qq chromium || { apt-get update -qq && apt-get install -y -qq chromium; }; } \
+    { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq chromium \
+        || { apt-get update -qq && apt-get install -y -qq chromium; }; } \
         >/dev/null 2>&1 || echo "chromium could not be installed: the browser tests will be skipped" >&2
 fi
 .venv/bin/ruff check .

@@ -184,6 +184,16 @@ def test_arabic_overview_shows_the_weeks_figures_right_to_left(browser, server, 
     shot(page, "dashboard-ar-overview.png")
     page.set_viewport_size({"width": 1024, "height": 740})
     shot(page, "dashboard-ar-overview-wide.png")
+    # Every screen fits the phone's width.
+    page.set_viewport_size({"width": 360, "height": 740})
+    for route, screen in (("people", "people"), ("events", "events"), ("trends", "trends"),
+                          ("reports", "reports")):
+        page.click(f".tab[data-route={route}]")
+        wait_screen(page, screen)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, route
+    page.click("[data-report-id] >> nth=0")
+    wait_screen(page, "report")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert page.errors == []
     page.context.close()
 
