@@ -23,7 +23,7 @@
   var S = {};
   var st = {
     initData: "", locale: "en", dir: "ltr", session: null, net: null, showNet: false,
-    lastHash: null, seq: 0, nf: null, pf: null
+    lastHash: null, seq: 0, nf: null, pf: null, shownAt: 0
   };
   var $main, $tabs, $title, $picker, $net, $top, $toast;
 
@@ -396,7 +396,7 @@
       var view;
       if (route === "reports" && r.parts[1]) view = await screenReport(r.parts[1], stale);
       else view = await SCREENS[route](r.q, stale);
-      if (!stale()) $main.replaceChildren(view);
+      if (!stale()) { $main.replaceChildren(view); st.shownAt = Date.now(); }
     } catch (err) {
       if (!stale()) {
         if (err instanceof ApiError && err.status === 401) fatal(errorView(err));
@@ -905,6 +905,14 @@
     setLocale(guessLocale(), null);
     window.addEventListener("popstate", function () { render(); });
     window.addEventListener("hashchange", function () { render(); });
+    // Back to the app after a while (Telegram keeps it open in the background): fresh figures.
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible" && st.session && st.shownAt &&
+          Date.now() - st.shownAt > 5 * 60 * 1000 && !document.querySelector(".overlay") &&
+          !Array.prototype.some.call(document.querySelectorAll("textarea"), function (x) { return x.value; })) {
+        render(true);
+      }
+    });
     boot();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
