@@ -21,12 +21,14 @@ from aiogram.types import User
 from aiohttp import web
 
 from bot.config import Settings
+from bot.dashboard import Dashboard, add_dashboard_routes, start_server
 from bot.errors import CliError
 from bot.factory import create_bot, create_dispatcher
 from bot.health import add_health_routes
 from bot.heartbeat import Heartbeat
 from bot.i18n import create_i18n
 from bot.roles import refuse_worker_on_sqlite, single_process
+from bot.services.dashboard import sync_menu_buttons
 from bot.webhook import SecretRequestHandler, require_secret
 from bot.worker import Worker, create_context
 from storage.engine import create_engine, create_session_pool
@@ -145,29 +147,78 @@ async def _run(settings: Settings) -> None:
         await _check_data_key(engine)
         session_pool = create_session_pool(engine)
         dp = create_dispatcher(settings, session_pool, bot)
+        dashboard = Dashboard.of(dp, bot) if settings.webapp_url else None
+        if settings.webapp_url and not settings.webapp_url.startswith("https://"):
+            log.warning("WEBAPP_URL is not an https:// address: Telegram opens only HTTPS")
         tune_gc()
-        if settings.webhook_url:
-            await _run_webhook(settings, bot, dp)
-        else:
-            await dp.start_polling(
-                bot,
-                allowed_updates=dp.resolve_used_update_types(),
-                handle_signals=True,
-                close_bot_session=True,
-                # Memory bound on updates taken from Telegram and not yet done; the
-                # dispatcher's flow middleware bounds how many are handled at once.
-                tasks_concurrency_limit=settings.max_updates_in_flight * 4,
-            )
+        menus = _start_menu_sync(settings, bot, dp) if dashboard is not None else None
+        try:
+            if settings.webhook_url:
+                await _run_webhook(settings, bot, dp, dashboard)
+            else:
+                await _run_polling(settings, bot, dp, dashboard)
+        finally:
+            if menus is not None:
+                menus.cancel()
+                await asyncio.gather(menus, return_exceptions=True)
     finally:
         await engine.dispose()
     log.info("prevnet stopped")
+
+
+def _start_menu_sync(settings: Settings, bot: Bot, dp: Dispatcher) -> asyncio.Task[int]:
+    """The Dashboard menu button for existing coordinators and admins, once, gently, in
+    the background (bot/services/dashboard/menu.py); a failure is logged, never fatal."""
+
+    async def sync() -> int:
+        try:
+            return await sync_menu_buttons(bot, dp["session_pool"], dp["i18n"], settings)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("dashboard: could not set the menu buttons at start-up")
+            return 0
+
+    return asyncio.ensure_future(sync())
+
+
+async def _run_polling(
+    settings: Settings, bot: Bot, dp: Dispatcher, dashboard: Dashboard | None
+) -> None:
+    """Long polling; with WEBAPP_URL, the dashboard on WEBAPP_HOST:WEBAPP_PORT meanwhile."""
+    runner = None
+    if dashboard is not None:
+        try:
+            runner = await start_server(dashboard, settings.webapp_host, settings.webapp_port)
+        except OSError as exc:
+            await bot.session.close()
+            raise CliError(
+                f"the dashboard cannot listen on {settings.webapp_host}:{settings.webapp_port}"
+                f" ({exc.strerror or exc}): set WEBAPP_HOST and WEBAPP_PORT, or unset WEBAPP_URL"
+            ) from None
+    try:
+        await dp.start_polling(
+            bot,
+            allowed_updates=dp.resolve_used_update_types(),
+            handle_signals=True,
+            close_bot_session=True,
+            # Memory bound on updates taken from Telegram and not yet done; the
+            # dispatcher's flow middleware bounds how many are handled at once.
+            tasks_concurrency_limit=settings.max_updates_in_flight * 4,
+        )
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+            log.info("dashboard stopped")
 
 
 def webhook_secret(settings: Settings) -> str | None:
     return settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
 
 
-async def _run_webhook(settings: Settings, bot: Bot, dp: Dispatcher) -> None:
+async def _run_webhook(
+    settings: Settings, bot: Bot, dp: Dispatcher, dashboard: Dashboard | None = None
+) -> None:
     from aiogram.webhook.aiohttp_server import setup_application
 
     secret = require_secret(webhook_secret(settings))  # checked in run() already
@@ -177,6 +228,8 @@ async def _run_webhook(settings: Settings, bot: Bot, dp: Dispatcher) -> None:
     )
     setup_application(app, dp, bot=bot)
     add_health_routes(app, dp["session_pool"], settings.redis_url)  # GET /healthz
+    if dashboard is not None:  # WEBAPP_URL: the dashboard at /app/ on the same listener
+        add_dashboard_routes(app, dashboard)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)

@@ -12,6 +12,7 @@ from aiogram.utils.i18n import lazy_gettext as __
 
 from bot.config import SUPPORTED_LOCALES
 from bot.services.access import Level
+from bot.services.dashboard import set_menu_button
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ COMMANDS = (
     ("broadcasts", __("Recent broadcasts and their counts"), Level.COORDINATOR),
     ("reports", __("Reports of my networks"), Level.COORDINATOR),
     ("export", __("Export reports as CSV and Excel"), Level.COORDINATOR),
+    ("dashboard", __("Open the dashboard: figures, people, reports"), Level.COORDINATOR),
     ("settings", __("Network settings (event reminders)"), Level.COORDINATOR),
     ("newnetwork", __("Create a network (admins)"), Level.ADMIN),
     ("audit", __("The audit log (admins)"), Level.ADMIN),
@@ -60,10 +62,20 @@ async def set_default_menus(bot: Bot, i18n: I18n) -> None:
             )
 
 
-async def set_chat_menu(bot: Bot, i18n: I18n, chat_id: int, level: Level, locale: str) -> None:
-    """One person's menu: their role's commands in their chosen language."""
+async def set_chat_menu(
+    bot: Bot,
+    i18n: I18n,
+    chat_id: int,
+    level: Level,
+    locale: str,
+    webapp_url: str | None = None,
+) -> None:
+    """One person's menu: their role's commands in their chosen language, and with
+    WEBAPP_URL (``webapp_url``) their menu button: "Dashboard" for coordinators and
+    admins, the default one for everyone else."""
     with i18n.context(), i18n.use_locale(locale):
         try:
             await bot.set_my_commands(_menu(level), scope=BotCommandScopeChat(chat_id=chat_id))
         except TelegramAPIError as exc:  # the menu is a convenience; never fail a dialog on it
             log.warning("could not set the menu for chat %s: %s", chat_id, exc)
+    await set_menu_button(bot, i18n, webapp_url, chat_id, level, locale)

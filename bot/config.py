@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
     webhook_port: int = 8080
+    # The coordinators' dashboard (a Telegram Mini App, bot/dashboard/): the public HTTPS
+    # address Telegram opens (e.g. https://bot.example.org/app/); unset: no dashboard.
+    webapp_url: str | None = None
+    webapp_host: str = "127.0.0.1"  # polling mode: the dashboard's own listener
+    webapp_port: int = Field(default=8081, ge=1, le=65535)
+    # How old a sign-in (Telegram's initData auth_date) may be, in seconds.
+    webapp_max_age: int = Field(default=86400, ge=60, le=30 * 86400)
     broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
     # Replies to a member's own action are not held to BROADCAST_RATE; this optional cap
     # (per second) is for operators who want one. A 429 pauses everything either way.
@@ -114,6 +121,7 @@ class Settings(BaseSettings):
         "telegram_api_url",
         "redis_url",
         "webhook_url",
+        "webapp_url",
         "reply_rate",
         "db_pool_size",
         "db_max_overflow",

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import keyboards
 from bot.callbacks import LangCb
 from bot.commands import commands_for, set_chat_menu
+from bot.config import Settings
 from bot.replies import say
 from bot.services import profile
 from bot.services.access import Actor, Level
@@ -46,6 +47,7 @@ async def set_language(
     actor: Actor,
     i18n: I18n,
     bot: Bot,
+    settings: Settings,
 ) -> None:
     code = callback_data.code
     if code not in LANGUAGE_NAMES:
@@ -55,7 +57,7 @@ async def set_language(
         await say(query, _("From now on I will speak {language}.").format(
             language=LANGUAGE_NAMES[code]
         ))
-        await set_chat_menu(bot, i18n, actor.tg_id, actor.level, code)
+        await set_chat_menu(bot, i18n, actor.tg_id, actor.level, code, settings.webapp_url)
 
 
 @router.my_chat_member()

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import keyboards
 from bot.callbacks import LeaveCb, PickNetCb
 from bot.commands import set_chat_menu
+from bot.config import Settings
 from bot.filters import MinLevel
 from bot.replies import say
 from bot.services import networks, registration
@@ -83,6 +84,7 @@ async def confirmed(
     state: FSMContext,
     bot: Bot,
     i18n: I18n,
+    settings: Settings,
 ) -> None:
     if not callback_data.ok:
         await say(query, _("Good, you stay."))
@@ -102,4 +104,4 @@ async def confirmed(
         coordinates = any(m.role == "coordinator" for m in remaining)
         level = Level.COORDINATOR if coordinates else Level.MEMBER
     await say(query, text.format(network=escape(network.name)))
-    await set_chat_menu(bot, i18n, actor.tg_id, level, i18n.current_locale)
+    await set_chat_menu(bot, i18n, actor.tg_id, level, i18n.current_locale, settings.webapp_url)

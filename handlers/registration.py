@@ -23,7 +23,7 @@ from bot.filters import MinLevel
 from bot.i18n import pick_locale
 from bot.keyboards.reports import menu_label, report_menu
 from bot.replies import say, tell
-from bot.services import registration
+from bot.services import dashboard, registration
 from bot.services.access import Actor, Level
 from bot.services.registration import InviteError
 from handlers.notify import notify_coordinators_of_join
@@ -91,7 +91,9 @@ async def join(
 
 
 @router.message(CommandStart())
-async def start(message: Message, actor: Actor) -> None:
+async def start(
+    message: Message, actor: Actor, bot: Bot, i18n: I18n, settings: Settings
+) -> None:
     if actor.level == Level.STRANGER:
         await message.answer(
             _(
@@ -104,6 +106,10 @@ async def start(message: Message, actor: Actor) -> None:
         name = escape(actor.user.display_name or "") if actor.user else ""
         await message.answer(
             _("Welcome back, {name}! Send /help to see what I can do.").format(name=name)
+        )
+        # WEBAPP_URL: the Dashboard menu button for coordinators and admins.
+        await dashboard.set_menu_button(
+            bot, i18n, settings.webapp_url, actor.tg_id, actor.level, i18n.current_locale
         )
 
 
@@ -250,7 +256,9 @@ async def consented(
             )
             if query.from_user.id in settings.admin_ids:
                 level = Level.ADMIN
-            await set_chat_menu(bot, i18n, query.from_user.id, level, language)
+            await set_chat_menu(
+                bot, i18n, query.from_user.id, level, language, settings.webapp_url
+            )
     await notify_coordinators_of_join(bot, session, i18n, result)
 
 
@@ -287,6 +295,7 @@ async def decide(
             answer = _("Your request to join <b>{network}</b> was not approved.")
         await tell(bot, membership.user.tg_id, answer.format(network=network))
         if callback_data.ok:
+            # The menu button stays: the person may coordinate another network.
             await set_chat_menu(bot, i18n, membership.user.tg_id, Level.MEMBER, language)
 
 

@@ -157,6 +157,7 @@ COMMANDS = [
     _cmd("broadcasts", COORDS, Level.COORDINATOR),
     _cmd("reports", COORDS, Level.COORDINATOR),
     _cmd("export", COORDS, Level.COORDINATOR),
+    _cmd("dashboard", COORDS, Level.COORDINATOR),
     _cmd("settings", COORDS, Level.COORDINATOR),
     _cmd("newnetwork", frozenset({"admin"}), Level.ADMIN),
     _cmd("audit", frozenset({"admin"}), Level.ADMIN),

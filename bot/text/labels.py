@@ -153,6 +153,9 @@ AUDIT_LABELS = {
     "digest_send": __("digest sent"),
     "digest_settings": __("digest settings changed"),
     "retention_purge": __("old data purged"),
+    "dashboard_view": __("dashboard viewed"),
+    "report_review": __("report reviewed"),
+    "report_nudge": __("member nudged to report"),
 }
 
 

@@ -178,6 +178,25 @@ async def for_export(
     )
 
 
+async def rows_where(
+    session: AsyncSession,
+    *conditions: ColumnElement[bool],
+    newest_first: bool = True,
+    limit: int | None = None,
+) -> list[ReportRow]:
+    """Reports matching ``conditions`` with their authors as others may see them, newest
+    activity first (ties: the newest id first), or oldest first."""
+    order = (
+        (Report.activity_date.desc(), Report.id.desc())
+        if newest_first
+        else (Report.activity_date, Report.id)
+    )
+    query = _with_author().where(*conditions).order_by(*order)
+    if limit is not None:
+        query = query.limit(limit)
+    return _rows(await session.execute(query))
+
+
 # ------------------------------------------------------------------ coordinators' notices
 
 
