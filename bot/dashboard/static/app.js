@@ -36,7 +36,9 @@
     });
   }
   function intlLocale(kind) {
-    if (st.locale === "ar") return kind === "date" ? "ar-u-ca-gregory-nu-arab" : "ar-u-nu-arab";
+    // The bot's messages write numbers with Babel's CLDR data, which gives Arabic 0-9 digits;
+    // the page writes them the same way, so one report does not show two kinds of digits.
+    if (st.locale === "ar") return kind === "date" ? "ar-u-ca-gregory-nu-latn" : "ar-u-nu-latn";
     return st.locale;
   }
   function setLocale(locale, dir) {
