@@ -10,7 +10,8 @@ from babel.numbers import format_decimal
 
 
 def fmt_number(n: int, locale: str) -> str:
-    """A whole number in the locale's digits and grouping ("1,250"; for Arabic, Babel's CLDR data gives 0-9 too)."""
+    """A whole number in the locale's digits and grouping ("1,250"; Babel's CLDR data
+    gives Arabic 0-9 too, and the dashboard page writes the same)."""
     return format_decimal(n, locale=locale)
 
 
