@@ -153,6 +153,10 @@ AUDIT_LABELS = {
     "digest_send": __("digest sent"),
     "digest_settings": __("digest settings changed"),
     "retention_purge": __("old data purged"),
+    "plan_action_add": __("plan action added"),
+    "plan_action_status": __("plan action status changed"),
+    "plan_milestone_add": __("plan milestone added"),
+    "plan_milestone_done": __("plan milestone marked"),
 }
 
 

@@ -1,0 +1,139 @@
+"""/plan through the real dispatcher: a coordinator creates an action with a milestone and
+changes its status, a member sees the plan and their own actions but cannot edit it, a
+coordinator of another network can neither see nor edit it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.services import plans as service
+from storage.models import AuditEntry, utcnow
+from storage.models.plans import PlanAction, PlanMilestone, PlanResponsible
+from tests.helpers import make_network, member_of
+from tests.people import buttons, texts
+
+DENIED = "Sorry, you are not allowed to do that."
+STALE = "This button is no longer valid."
+
+
+async def _world(session, person):  # type: ignore[no-untyped-def]
+    saida = await make_network(session, "saida", name="Saida Network")
+    other = await make_network(session, "irbid", name="Irbid Network", country="JO",
+                               timezone="Asia/Amman")
+    coordinator, member, outsider = person(2), person(3), person(4)
+    await member_of(session, coordinator, saida, role="coordinator", name="Omar")
+    await member_of(session, member, saida, name="Rana")
+    await member_of(session, outsider, other, role="coordinator", name="Lina")
+    return saida, coordinator, member, outsider
+
+
+async def create_action(coordinator, title="Youth sports league", responsible="Rana"):  # type: ignore[no-untyped-def]
+    out = await coordinator.send("/plan")
+    assert "action plan" in texts(out)[-1]
+    await coordinator.tap("➕ New action")
+    out = await coordinator.send(title)
+    assert "aim" in texts(out)[-1]
+    out = await coordinator.send("Weekly football for 14-18 year olds")
+    assert "Who is responsible" in texts(out)[-1]
+    out = await coordinator.tap(responsible)
+    assert any(label == f"✅ {responsible}" for label, _d in buttons(out))
+    out = await coordinator.tap("Done")
+    assert "In which month does it start?" in texts(out)[-1]
+    month = service.start_months(utcnow().date())[service.rules.MONTHS_BACK]
+    out = await coordinator.tap(service.month_label(month, "en"))
+    assert "last month" in texts(out)[-1]
+    end = service.rules.add_months(month, 2)
+    return await coordinator.tap(service.month_label(end, "en"))
+
+
+async def test_create_an_action_with_a_milestone_and_change_its_status(session, person):
+    saida, coordinator, member, _outsider = await _world(session, person)
+    out = await create_action(coordinator)
+    card = texts(out)[-1]
+    assert card.startswith("Saved.") and "<b>Youth sports league</b>" in card
+    assert "Responsible: Rana" in card and "Planned" in card
+    action = await session.scalar(select(PlanAction))
+    assert action is not None and action.network_id == saida.id and action.status == "planned"
+    assert action.aim == "Weekly football for 14-18 year olds"
+    assert action.end_month == service.rules.add_months(action.start_month, 2)
+    links = (await session.scalars(select(PlanResponsible))).all()
+    assert len(links) == 1
+
+    out = await coordinator.tap("Under way")
+    assert "▶️ <b>Youth sports league</b> · Under way" in texts(out)[-1]
+    await session.refresh(action)
+    assert action.status == "under_way"
+
+    out = await coordinator.tap("➕ Milestone")
+    assert "A milestone of <b>Youth sports league</b>" in texts(out)[-1]
+    out = await coordinator.send("Pitch booked for the season")
+    assert "When is it due?" in texts(out)[-1]
+    out = await coordinator.send("2001-01-01")
+    assert texts(out) == ["This date is in the past. Please choose today or a later day."]
+    out = await coordinator.send("in a while")
+    assert "YYYY-MM-DD" in texts(out)[-1]
+    due = (utcnow() + timedelta(days=20)).date()
+    out = await coordinator.send(due.isoformat())
+    assert texts(out)[-1].startswith("Milestone added.")
+    assert "⬜ Pitch booked for the season" in texts(out)[-1]
+    milestone = await session.scalar(select(PlanMilestone))
+    assert milestone is not None and milestone.due_date == due and not milestone.done
+    out = await coordinator.tap("⬜ Pitch booked for the season")
+    assert "☑️ Pitch booked for the season" in texts(out)[-1]
+    await session.refresh(milestone)
+    assert milestone.done
+    out = await coordinator.tap("⬅️ The plan")
+    overview = texts(out)[-1]
+    assert "🏁 1 of 1 milestone done" in overview and "days left" in overview
+
+    # A milestone by the buttons.
+    await coordinator.tap("▶️ Youth sports league")
+    await coordinator.tap("➕ Milestone")
+    await coordinator.send("First match")
+    out = await coordinator.tap("In a week", contains=True)
+    assert "⬜ First match" in texts(out)[-1]
+
+    actions = [e.action for e in (await session.scalars(select(AuditEntry))).all()]
+    assert actions.count("plan_action_add") == 1 and actions.count("plan_milestone_add") == 2
+    assert "plan_action_status" in actions and "plan_milestone_done" in actions
+
+
+async def test_a_member_sees_the_plan_and_their_actions_but_cannot_edit(session, person):
+    _saida, coordinator, member, _outsider = await _world(session, person)
+    await create_action(coordinator)
+    await create_action(coordinator, "Parents evenings", responsible="Omar")
+    out = await member.send("/plan")
+    text = texts(out)[-1]
+    assert "🎯 <b>Saida Network</b>: action plan" in text
+    assert "Youth sports league" in text and "Parents evenings" in text
+    assert text.count("⭐ You are responsible for this action.") == 1
+    labels = [label for label, _d in buttons(out)]
+    assert "➕ New action" not in labels
+    out = await member.tap("🗓 Youth sports league")
+    assert "⭐ You are responsible for this action." in texts(out)[-1]
+    assert [label for label, _d in buttons(out)] == ["⬅️ The plan"]
+    action = await session.scalar(select(PlanAction).order_by(PlanAction.id))
+    assert action is not None
+    # Forged edit buttons reach no handler for a member.
+    for data in (f"pst:{action.id}:done", f"pmn:{action.id}", f"pnew:{action.network_id}"):
+        out = await member.press(data)
+        assert texts(out) == [STALE]
+    await session.refresh(action)
+    assert action.status == "planned"
+
+
+async def test_a_coordinator_of_another_network_cannot_see_or_edit(session, person):
+    saida, coordinator, _member, outsider = await _world(session, person)
+    await create_action(coordinator)
+    action = await session.scalar(select(PlanAction))
+    assert action is not None
+    out = await outsider.send("/plan")
+    assert "Youth sports league" not in texts(out)[-1]
+    for data in (f"pl:{saida.id}", f"pa:{action.id}", f"pst:{action.id}:done",
+                 f"pmn:{action.id}", f"pnew:{saida.id}", f"net:plan:{saida.id}"):
+        out = await outsider.press(data)
+        assert texts(out) == [DENIED], data
+    await session.refresh(action)
+    assert action.status == "planned"
