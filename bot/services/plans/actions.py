@@ -213,5 +213,18 @@ async def under_way(session: AsyncSession, network_id: int) -> list[tuple[int, s
     return [(a.id, a.title) for a in actions]
 
 
+async def report_choices(
+    session: AsyncSession, network_id: int, current: int | None = None
+) -> list[list[Any]]:
+    """[id, title] of the actions a report may serve (those under way), with the report's
+    own action first when it is no longer under way (fixing a report keeps it)."""
+    choices: list[list[Any]] = [[aid, title] for aid, title in await under_way(session, network_id)]
+    if current and all(aid != current for aid, _t in choices):
+        titles = await repo.titles(session, [current])
+        if current in titles:
+            choices.insert(0, [current, titles[current]])
+    return choices
+
+
 async def responsible_for(session: AsyncSession, user_id: int) -> Sequence[tuple[PlanAction, str]]:
     return await repo.responsible_for(session, user_id)
