@@ -49,7 +49,7 @@ async def create_action(coordinator, title="Youth sports league", responsible="R
 
 
 async def test_create_an_action_with_a_milestone_and_change_its_status(session, person):
-    saida, coordinator, member, _outsider = await _world(session, person)
+    saida, coordinator, _member, _outsider = await _world(session, person)
     out = await create_action(coordinator)
     card = texts(out)[-1]
     assert card.startswith("Saved.") and "<b>Youth sports league</b>" in card
