@@ -4,6 +4,7 @@ coordinator of another network can neither see nor edit it."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -137,3 +138,23 @@ async def test_a_coordinator_of_another_network_cannot_see_or_edit(session, pers
         assert texts(out) == [DENIED], data
     await session.refresh(action)
     assert action.status == "planned"
+
+
+async def test_mydata_shows_the_actions_and_leave_removes_the_links(session, person):
+    saida, coordinator, member, _outsider = await _world(session, person)
+    other = await make_network(session, "tyre", name="Tyre Network")
+    await member_of(session, member, other, name="Rana")
+    await create_action(coordinator)
+    out = await member.send("/mydata")
+    doc = next(r for r in out if hasattr(r, "document"))
+    mine = json.loads(doc.document.data)["responsible_for_actions"]
+    assert [(a["network"], a["action"], a["status"]) for a in mine] == [
+        ("Saida Network", "Youth sports league", "planned")
+    ]
+    out = await member.press(f"leave:{saida.id}:1")
+    assert (await session.scalars(select(PlanResponsible))).all() == []
+    assert await session.scalar(select(PlanAction)) is not None  # the network's plan stays
+    out = await coordinator.send("/plan")
+    assert "Youth sports league" in texts(out)[-1]
+    out = await coordinator.tap("🗓 Youth sports league")
+    assert "Nobody is responsible yet." in texts(out)[-1]
