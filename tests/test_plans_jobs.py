@@ -163,7 +163,7 @@ async def test_the_coordinators_digest_has_the_plan_part(session):
     assert "Action plan" not in renderer.text(d, "en", rows[member.id], False)
     arabic = renderer.text(d, "ar", rows[coordinator.id], True)
     assert "Youth sports league" in arabic and "120" in arabic
-    assert "milestone" not in arabic and "reports" not in arabic  # translated
+    assert "Youth sports league: 4 تقارير، 120 مشاركًا، مرحلة واحدة متأخرة" in arabic
 
 
 async def test_the_admins_digest_counts_actions_by_status(session):

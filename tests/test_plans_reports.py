@@ -119,7 +119,7 @@ async def test_forged_action_ids_are_not_stored(session, person):
 
 
 async def test_exports_show_the_action(session, person):
-    network, member, coordinator = await setup(session, person)
+    network, member, _coordinator = await setup(session, person)
     await add_action(session, network, "Youth sports league")
     await _file_with_action(member, "Youth sports league")
     await member.tap("✅ Submit")
