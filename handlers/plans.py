@@ -330,7 +330,7 @@ async def typed_milestone(
         await message.answer(service.problem_text(exc, i18n.current_locale))
         return
     data = await state.get_data()
-    _plan, view = await service.open_action(session, actor, int(data["action_id"]), utcnow())
+    plan, view = await service.open_action(session, actor, int(data["action_id"]), utcnow())
     locale = i18n.current_locale
     labels = {
         "1w": _("In a week"), "2w": _("In two weeks"), "1m": _("In a month"),
@@ -338,7 +338,7 @@ async def typed_milestone(
     }
     choices = [
         (day.isoformat(), f"{labels[key]} · {fmt_date(day, locale)}")
-        for key, day in service.due_choices(_plan.today, view.action.end_month)
+        for key, day in service.due_choices(plan.today, view.action.end_month)
     ]
     await state.update_data(text=text)
     await state.set_state(MilestoneForm.due)
