@@ -286,3 +286,9 @@ class RepActionCb(CallbackData, prefix="ract"):
     """The report dialog's "Which action is this part of?" (0: none)."""
 
     action_id: Int
+
+
+class PlanRespCb(CallbackData, prefix="pres"):
+    """A coordinator changes who is responsible for an action."""
+
+    action_id: Int

@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -22,6 +22,7 @@ from bot.callbacks import (
     PlanMsDoneCb,
     PlanMsNewCb,
     PlanNewCb,
+    PlanRespCb,
     PlanShowCb,
     PlanStatusCb,
 )
@@ -60,8 +61,12 @@ class MilestoneForm(StatesGroup):
     due = State()
 
 
-coordinators.message.filter(DialogNetwork(PlanForm, MilestoneForm))
-coordinators.callback_query.filter(DialogNetwork(PlanForm, MilestoneForm))
+class PlanEdit(StatesGroup):
+    responsible = State()  # an action's members responsible, changed
+
+
+coordinators.message.filter(DialogNetwork(PlanForm, MilestoneForm, PlanEdit))
+coordinators.callback_query.filter(DialogNetwork(PlanForm, MilestoneForm, PlanEdit))
 
 
 # ------------------------------------------------------------------------ viewing
@@ -222,11 +227,16 @@ async def skipped_aim(
 
 
 async def _ask_responsible(
-    event: Message | CallbackQuery, state: FSMContext, session: AsyncSession, actor: Actor
+    event: Message | CallbackQuery, state: FSMContext, session: AsyncSession, actor: Actor,
+    step: State | None = None,
 ) -> None:
     data = await state.get_data()
     people = await service.candidates(session, actor, int(data["network_id"]))
-    await state.set_state(PlanForm.responsible)
+    current = await state.get_state()
+    if step is not None:
+        await state.set_state(step)
+    elif current != PlanEdit.responsible.state:
+        await state.set_state(PlanForm.responsible)
     chosen = {int(u) for u in data.get("responsible") or []}
     await say(
         event,
@@ -235,7 +245,9 @@ async def _ask_responsible(
     )
 
 
-@coordinators.callback_query(PlanForm.responsible, PlanFormCb.filter(F.step == "resp"))
+@coordinators.callback_query(
+    StateFilter(PlanForm.responsible, PlanEdit.responsible), PlanFormCb.filter(F.step == "resp")
+)
 async def toggled_responsible(
     query: CallbackQuery, callback_data: PlanFormCb, state: FSMContext, session: AsyncSession,
     actor: Actor,
@@ -248,6 +260,31 @@ async def toggled_responsible(
     chosen ^= {int(callback_data.value)}
     await state.update_data(responsible=sorted(chosen))
     await _ask_responsible(query, state, session, actor)
+
+
+@coordinators.callback_query(PlanRespCb.filter())
+async def change_responsible(
+    query: CallbackQuery, callback_data: PlanRespCb, state: FSMContext, session: AsyncSession,
+    actor: Actor,
+) -> None:
+    action, current = await service.responsible_action(session, actor, callback_data.action_id)
+    await state.clear()
+    await state.set_data(
+        {"network_id": action.network_id, "action_id": action.id, "responsible": current}
+    )
+    await _ask_responsible(query, state, session, actor, PlanEdit.responsible)
+
+
+@coordinators.callback_query(PlanEdit.responsible, PlanFormCb.filter(F.step == "resp_done"))
+async def responsible_changed(
+    query: CallbackQuery, state: FSMContext, session: AsyncSession, actor: Actor, i18n: I18n
+) -> None:
+    data = await state.get_data()
+    chosen = [int(u) for u in data.get("responsible") or []]
+    action = await service.set_responsible(session, actor, int(data["action_id"]), chosen,
+                                           utcnow())
+    await state.clear()
+    await _show_action(query, session, actor, i18n, action.id)
 
 
 @coordinators.callback_query(PlanForm.responsible, PlanFormCb.filter(F.step == "resp_done"))

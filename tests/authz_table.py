@@ -46,6 +46,7 @@ from bot.callbacks import (
     PlanMsDoneCb,
     PlanMsNewCb,
     PlanNewCb,
+    PlanRespCb,
     PlanShowCb,
     PlanStatusCb,
     RepActionCb,
@@ -71,7 +72,7 @@ from bot.services.access import Level
 from handlers.broadcasts import Bc
 from handlers.events.states import EditEvent, NewEvent
 from handlers.networks import NewNetwork
-from handlers.plans import MilestoneForm, PlanForm
+from handlers.plans import MilestoneForm, PlanEdit, PlanForm
 from handlers.registration import Join
 from handlers.reports.states import ExportRange, ReportForm, ReviewNote
 from handlers.settings import NetworkSettings
@@ -215,6 +216,7 @@ CALLBACKS = [
     _cb(lambda w: PlanMsNewCb(action_id=w.ids["action_b"]), B_SIDE, C),
     _cb(lambda w: PlanMsDoneCb(milestone_id=w.ids["milestone_b"]), B_SIDE, C),
     _cb(lambda w: PlanStatusCb(action_id=w.ids["action_b"], status="done"), B_SIDE, C),
+    _cb(lambda w: PlanRespCb(action_id=w.ids["action_b"]), B_SIDE, C),
     _cb(lambda w: PickNetCb(purpose="digest", network_id=0), frozenset({"admin"}), M,
         label="callback net:digest, all networks"),
     _cb(lambda w: PickNetCb(purpose="broadcast", network_id=nb(w)), NOBODY,
@@ -432,6 +434,8 @@ STATES = [
         B_SIDE, C, _plan, True),
     _st(PlanForm.end, _press(lambda w: PlanFormCb(step="end", value=_future("UTC", 40)[:7])),
         B_SIDE, C, _plan, True),
+    _st(PlanEdit.responsible, _press(lambda w: PlanFormCb(step="resp_done")), B_SIDE, C,
+        lambda w: {**_milestone(w), "responsible": []}, True),
     _st(MilestoneForm.text, _text("Hall booked"), B_SIDE, C, _milestone, False),
     _st(MilestoneForm.due, _text(lambda: _future("UTC", 9)[:10]), B_SIDE, C, _milestone, False),
     _st(NewNetwork.name, _text("Net X"), frozenset({"admin"}), Level.ADMIN, _network_draft,

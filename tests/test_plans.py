@@ -89,6 +89,15 @@ async def test_create_an_action_with_a_milestone_and_change_its_status(session, 
     overview = texts(out)[-1]
     assert "🏁 1 of 1 milestone done" in overview and "days left" in overview
 
+    # Who is responsible changes from the card.
+    await coordinator.tap("▶️ Youth sports league")
+    await coordinator.tap("👤 Responsible")
+    await coordinator.tap("Omar")
+    await coordinator.tap("✅ Rana")
+    out = await coordinator.tap("Done")
+    assert "Responsible: Omar" in texts(out)[-1] and "Rana" not in texts(out)[-1]
+    await coordinator.tap("⬅️ The plan")
+
     # A milestone by the buttons.
     await coordinator.tap("▶️ Youth sports league")
     await coordinator.tap("➕ Milestone")
@@ -99,6 +108,7 @@ async def test_create_an_action_with_a_milestone_and_change_its_status(session, 
     actions = [e.action for e in (await session.scalars(select(AuditEntry))).all()]
     assert actions.count("plan_action_add") == 1 and actions.count("plan_milestone_add") == 2
     assert "plan_action_status" in actions and "plan_milestone_done" in actions
+    assert "plan_action_responsible" in actions
 
 
 async def test_a_member_sees_the_plan_and_their_actions_but_cannot_edit(session, person):
@@ -158,3 +168,58 @@ async def test_mydata_shows_the_actions_and_leave_removes_the_links(session, per
     assert "Youth sports league" in texts(out)[-1]
     out = await coordinator.tap("🗓 Youth sports league")
     assert "Nobody is responsible yet." in texts(out)[-1]
+
+
+async def test_the_plan_queries_on_both_backends(pool):
+    """The repository on SQLite and PostgreSQL: progress, overdue milestones, the
+    once-a-day claim, actions by status, the report rows' action title, leaving."""
+    from datetime import date
+
+    from storage.models import Membership, Network, User
+    from storage.models.reports import Report
+    from storage.repositories import plans as repo
+    from storage.repositories import reports as reports_repo
+
+    async with pool() as session:
+        net = Network(slug="zarqa", name="Zarqa", country="JO", timezone="Asia/Amman",
+                      locale="ar")
+        user = User(tg_id=700, display_name="Rana", language="en")
+        session.add_all([net, user])
+        await session.flush()
+        session.add(Membership(user_id=user.id, network_id=net.id, role="member",
+                               status="active", sector="teacher"))
+        march = date(2026, 3, 1)
+        league = await repo.create_action(session, network_id=net.id, title="League",
+                                          start_month=march, end_month=march,
+                                          status="under_way")
+        await repo.create_action(session, network_id=net.id, title="Later",
+                                 start_month=march, end_month=march, status="planned")
+        await repo.set_responsible(session, league.id, [user.id])
+        late = await repo.add_milestone(session, action_id=league.id, text="Pitch",
+                                        due_date=date(2026, 3, 5))
+        await repo.add_milestone(session, action_id=league.id, text="Kits",
+                                 due_date=date(2026, 3, 5), done=True)
+        for people in (20, 30):
+            session.add(Report(network_id=net.id, author_id=user.id, author_sector="teacher",
+                               activity_type="culture", activity_date=march,
+                               participants=people, description="d", action_id=league.id))
+        await session.commit()
+
+        view = (await repo.views(session, [league]))[0]
+        assert (view.progress.reports, view.progress.participants) == (2, 50)
+        assert (view.progress.milestones, view.progress.milestones_done) == (2, 1)
+        assert view.responsible == [(user.id, "Rana")]
+        today = date(2026, 3, 9)
+        assert [o.milestone_id for o in await repo.overdue(session, net.id, today)] == [late.id]
+        assert await repo.claim_reminder(session, late.id, today, today)
+        assert not await repo.claim_reminder(session, late.id, today, today)
+        await session.commit()
+        assert await repo.status_counts(session, [net.id]) == {
+            net.id: {"under_way": 1, "planned": 1}
+        }
+        rows, _total = await reports_repo.page(session, net.id, offset=0, limit=5)
+        assert {r.action_title for r in rows} == {"League"}
+        assert [a.title for a, _n in await repo.responsible_for(session, user.id)] == ["League"]
+        assert await repo.remove_responsible(session, user.id, net.id) == 1
+        await session.commit()
+        assert await repo.responsible_for(session, user.id) == []

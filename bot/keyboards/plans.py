@@ -14,6 +14,7 @@ from bot.callbacks import (
     PlanMsDoneCb,
     PlanMsNewCb,
     PlanNewCb,
+    PlanRespCb,
     PlanShowCb,
     PlanStatusCb,
     RepActionCb,
@@ -61,7 +62,8 @@ def action_menu(
                       callback_data=PlanMsDoneCb(milestone_id=milestone_id))
             sizes.append(1)
         kb.button(text="➕ " + _("Milestone"), callback_data=PlanMsNewCb(action_id=action_id))
-        sizes.append(1)
+        kb.button(text="👤 " + _("Responsible"), callback_data=PlanRespCb(action_id=action_id))
+        sizes.append(2)
     kb.button(text="⬅️ " + _("The plan"), callback_data=PlanShowCb(network_id=network_id))
     sizes.append(1)
     kb.adjust(*sizes)

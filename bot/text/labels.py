@@ -155,6 +155,7 @@ AUDIT_LABELS = {
     "retention_purge": __("old data purged"),
     "plan_action_add": __("plan action added"),
     "plan_action_status": __("plan action status changed"),
+    "plan_action_responsible": __("plan action's members responsible changed"),
     "plan_milestone_add": __("plan milestone added"),
     "plan_milestone_done": __("plan milestone marked"),
 }

@@ -165,6 +165,31 @@ async def set_status(
     return action
 
 
+async def responsible_action(
+    session: AsyncSession, actor: Actor, action_id: int
+) -> tuple[PlanAction, list[int]]:
+    """An action whose members responsible the actor may change, and who they are now."""
+    action = await _editable_action(session, actor, action_id)
+    views = await repo.views(session, [action])
+    return action, [uid for uid, _n in views[0].responsible]
+
+
+async def set_responsible(
+    session: AsyncSession, actor: Actor, action_id: int, user_ids: Sequence[int], now: datetime
+) -> PlanAction:
+    """The action's members responsible become `user_ids` (active members only)."""
+    action = await _editable_action(session, actor, action_id)
+    allowed = {uid for uid, _n in await candidates(session, actor, action.network_id)}
+    chosen = sorted({u for u in user_ids if u in allowed})
+    await repo.set_responsible(session, action.id, chosen)
+    action.updated_at = now
+    await audit.record(session, "plan_action_responsible", actor_id=_user_id(actor),
+                       network_id=action.network_id, plan_action=action.id,
+                       responsible=len(chosen))
+    await session.commit()
+    return action
+
+
 async def milestone_action(session: AsyncSession, actor: Actor, action_id: int) -> PlanAction:
     """The action a milestone is being added to, if the actor may add one."""
     action = await _editable_action(session, actor, action_id)
