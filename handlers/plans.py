@@ -240,7 +240,7 @@ async def _ask_responsible(
     chosen = {int(u) for u in data.get("responsible") or []}
     await say(
         event,
-        _("Who is responsible for it? Tap the members, then Done."),
+        _("Who is responsible for it? Tap the members, then Continue."),
         reply_markup=kb.responsible(people, chosen),
     )
 

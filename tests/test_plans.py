@@ -40,7 +40,7 @@ async def create_action(coordinator, title="Youth sports league", responsible="R
     assert "Who is responsible" in texts(out)[-1]
     out = await coordinator.tap(responsible)
     assert any(label == f"✅ {responsible}" for label, _d in buttons(out))
-    out = await coordinator.tap("Done")
+    out = await coordinator.tap("Continue")
     assert "In which month does it start?" in texts(out)[-1]
     month = service.start_months(utcnow().date())[service.rules.MONTHS_BACK]
     out = await coordinator.tap(service.month_label(month, "en"))
@@ -94,7 +94,7 @@ async def test_create_an_action_with_a_milestone_and_change_its_status(session, 
     await coordinator.tap("👤 Responsible")
     await coordinator.tap("Omar")
     await coordinator.tap("✅ Rana")
-    out = await coordinator.tap("Done")
+    out = await coordinator.tap("Continue")
     assert "Responsible: Omar" in texts(out)[-1] and "Rana" not in texts(out)[-1]
     await coordinator.tap("⬅️ The plan")
 
@@ -223,3 +223,16 @@ async def test_the_plan_queries_on_both_backends(pool):
         assert await repo.remove_responsible(session, user.id, net.id) == 1
         await session.commit()
         assert await repo.responsible_for(session, user.id) == []
+
+
+async def test_the_plan_in_arabic(session, person):
+    saida, coordinator, _member, _outsider = await _world(session, person)
+    await create_action(coordinator)
+    reader = person(7, language_code="ar")
+    await member_of(session, reader, saida, name="Huda", lang="ar")
+    out = await reader.send("/plan")
+    text = texts(out)[-1]
+    assert "🎯 <b>Saida Network</b>: خطة العمل" in text
+    assert "مخطط" in text and "لا تقارير" in text and "Planned" not in text
+    out = await reader.tap("🗓 Youth sports league")
+    assert "المسؤولون: Rana" in texts(out)[-1] and "المراحل" in texts(out)[-1]

@@ -82,7 +82,7 @@ def responsible(people: Sequence[tuple[int, str]], chosen: set[int]) -> InlineKe
         mark = "✅ " if user_id in chosen else ""
         kb.button(text=mark + _cut(name, 30), callback_data=PlanFormCb(step="resp",
                                                                        value=str(user_id)))
-    kb.button(text=_("Done"), callback_data=PlanFormCb(step="resp_done"))
+    kb.button(text=_("Continue"), callback_data=PlanFormCb(step="resp_done"))
     kb.adjust(*([2] * (len(people) // 2) + [1] * (len(people) % 2)), 1)
     return kb.as_markup()
 
