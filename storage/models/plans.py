@@ -1,8 +1,10 @@
 """Models of a network's action plan: actions, the members responsible, milestones.
 
 An action's months are stored as the first day of the month. The members responsible
-are links to users that go with the member (/leave, erasure); titles, aims and
-milestone texts describe the network's work, not people, and are stored as typed.
+are links to users that go with the member (/leave, erasure). Titles, aims and milestone
+texts are typed by coordinators and may name people or places, so they are encrypted
+with DATA_KEY like reports' texts (storage/crypto.py): never sort, filter or search by
+them in SQL.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage.crypto import EncryptedText
 from storage.models.base import Base, UTCDateTime, utcnow
 
 
@@ -38,8 +41,10 @@ class PlanAction(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
-    title: Mapped[str] = mapped_column(String(TITLE_MAX))
-    aim: Mapped[str | None] = mapped_column(String(AIM_MAX), default=None)
+    title: Mapped[str] = mapped_column(EncryptedText("plan_actions.title", TITLE_MAX))
+    aim: Mapped[str | None] = mapped_column(
+        EncryptedText("plan_actions.aim", AIM_MAX), default=None
+    )
     start_month: Mapped[date] = mapped_column(Date)  # the first day of the month
     end_month: Mapped[date] = mapped_column(Date)  # the first day of the last month
     status: Mapped[str] = mapped_column(String(16), default=ActionStatus.PLANNED)
@@ -69,7 +74,7 @@ class PlanMilestone(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     action_id: Mapped[int] = mapped_column(ForeignKey("plan_actions.id", ondelete="CASCADE"))
-    text: Mapped[str] = mapped_column(String(MILESTONE_MAX))
+    text: Mapped[str] = mapped_column(EncryptedText("plan_milestones.text", MILESTONE_MAX))
     due_date: Mapped[date] = mapped_column(Date)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     # The network's local date of the last overdue reminder (a claim: at most one a day).

@@ -1,5 +1,6 @@
 """plans: a network's action plan (actions, the members responsible, milestones) and
-the report's optional action
+the report's optional action. Titles, aims and milestone texts are EncryptedText (TEXT
+on PostgreSQL, as migration 0009 made the other encrypted columns).
 
 Revision ID: 0010
 Revises: 0009
@@ -18,12 +19,20 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _encrypted(length: int) -> sa.types.TypeEngine:
+    """The column of an EncryptedText: TEXT on PostgreSQL (ciphertext is longer), the
+    declared length elsewhere (as storage/crypto.py's EncryptedText)."""
+    if op.get_context().dialect.name == "postgresql":
+        return sa.Text()
+    return sa.String(length=length)
+
+
 def upgrade() -> None:
     op.create_table('plan_actions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('network_id', sa.Integer(), nullable=False),
-    sa.Column('title', sa.String(length=80), nullable=False),
-    sa.Column('aim', sa.String(length=300), nullable=True),
+    sa.Column('title', _encrypted(80), nullable=False),
+    sa.Column('aim', _encrypted(300), nullable=True),
     sa.Column('start_month', sa.Date(), nullable=False),
     sa.Column('end_month', sa.Date(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
@@ -46,7 +55,7 @@ def upgrade() -> None:
     op.create_table('plan_milestones',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('action_id', sa.Integer(), nullable=False),
-    sa.Column('text', sa.String(length=200), nullable=False),
+    sa.Column('text', _encrypted(200), nullable=False),
     sa.Column('due_date', sa.Date(), nullable=False),
     sa.Column('done', sa.Boolean(), nullable=False),
     sa.Column('reminded_on', sa.Date(), nullable=True),
