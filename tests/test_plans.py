@@ -10,10 +10,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.services import plans as service
+from bot.services.access import Actor
 from storage.models import AuditEntry, utcnow
 from storage.models.plans import PlanAction, PlanMilestone, PlanResponsible
 from tests.helpers import make_network, member_of
-from tests.people import buttons, texts
+from tests.people import ADMIN_ID, buttons, texts
 
 DENIED = "Sorry, you are not allowed to do that."
 STALE = "This button is no longer valid."
@@ -236,3 +237,21 @@ async def test_the_plan_in_arabic(session, person):
     assert "مخطط" in text and "لا تقارير" in text and "Planned" not in text
     out = await reader.tap("🗓 Youth sports league")
     assert "المسؤولون: Rana" in texts(out)[-1] and "المراحل" in texts(out)[-1]
+
+
+async def test_a_full_plan_fits_in_one_message_and_the_limit_holds(session, person):
+    from bot.text.formats import utf16_len
+    from storage.models.plans import ACTIONS_MAX, TITLE_MAX
+
+    saida, coordinator, _member, _outsider = await _world(session, person)
+    admin = Actor(tg_id=ADMIN_ID, user=None, is_admin=True)
+    month = f"{utcnow():%Y-%m}"
+    for i in range(ACTIONS_MAX):
+        title = f"{i:02d} " + "ع" * (TITLE_MAX - 3)
+        await service.create_action(session, admin, {"network_id": saida.id, "title": title,
+                                                     "start": month, "end": month}, utcnow())
+    out = await coordinator.send("/plan")
+    text = texts(out)[-1]
+    assert utf16_len(text) <= 4096 and text.endswith("…")
+    out = await coordinator.tap("➕ New action")
+    assert texts(out) == [f"There are already {ACTIONS_MAX} of them; that is the limit."]

@@ -13,7 +13,7 @@ from babel.dates import format_interval, format_skeleton
 
 from bot.services.plans.actions import PlanView
 from bot.services.plans.rules import PlanError, Problem, days_left
-from bot.text.formats import fmt_date, fmt_number
+from bot.text.formats import fmt_date, fmt_number, utf16_len
 from bot.text.labels import join_list
 from storage.models import Network
 from storage.models.plans import ActionStatus
@@ -31,6 +31,19 @@ STATUS_MARKS = {
     ActionStatus.DONE.value: "✅",
     ActionStatus.DROPPED.value: "✖️",
 }
+
+
+TEXT_MAX = 4096
+
+
+def fit(text: str, limit: int = TEXT_MAX) -> str:
+    """Cut at a line so the text stays within Telegram's limit (each line is whole HTML)."""
+    if utf16_len(text) <= limit:
+        return text
+    lines = text.split("\n")
+    while lines and utf16_len("\n".join(lines)) + 2 > limit:
+        lines.pop()
+    return "\n".join(lines) + "\n…"
 
 
 def status_label(status: str) -> str:
@@ -98,7 +111,7 @@ def plan_text(view: PlanView, locale: str) -> str:
         if v.action.id in view.mine:
             lines.append("      ⭐ " + _("You are responsible for this action."))
     lines += ["", _("Tap an action to see its milestones.")]
-    return "\n".join(lines)
+    return fit("\n".join(lines))
 
 
 def action_text(plan: PlanView, view: ActionView, locale: str) -> str:
@@ -124,7 +137,7 @@ def action_text(plan: PlanView, view: ActionView, locale: str) -> str:
         if not m.done and m.due_date < plan.today:
             line += " · <i>" + _("overdue") + "</i>"
         lines.append(line)
-    return "\n".join(lines)
+    return fit("\n".join(lines), TEXT_MAX - 200)  # room for a line above (handlers)
 
 
 def problem_text(error: PlanError, locale: str) -> str:
