@@ -255,3 +255,24 @@ async def test_a_full_plan_fits_in_one_message_and_the_limit_holds(session, pers
     assert utf16_len(text) <= 4096 and text.endswith("…")
     out = await coordinator.tap("➕ New action")
     assert texts(out) == [f"There are already {ACTIONS_MAX} of them; that is the limit."]
+
+
+async def test_an_admin_edits_every_networks_plan(session, person):
+    saida, _coordinator, _member, _outsider = await _world(session, person)
+    admin = person(ADMIN_ID)
+    await admin.send("/start")
+    out = await admin.send("/plan")
+    assert texts(out)[-1] == "Which network?"
+    assert {label for label, _d in buttons(out)} == {"Saida Network", "Irbid Network"}
+    out = await admin.tap("Saida Network")
+    assert "➕ New action" in [label for label, _d in buttons(out)]
+    await admin.tap("➕ New action")
+    await admin.send("Admin's action")
+    await admin.tap("Skip")
+    await admin.tap("Continue")
+    month = service.start_months(utcnow().date())[service.rules.MONTHS_BACK]
+    await admin.tap(service.month_label(month, "en"))
+    out = await admin.tap(service.month_label(month, "en"))
+    assert texts(out)[-1].startswith("Saved.")
+    action = await session.scalar(select(PlanAction))
+    assert action is not None and action.network_id == saida.id and action.aim is None
