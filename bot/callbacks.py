@@ -235,3 +235,60 @@ class NewNetCb(CallbackData, prefix="nn"):
 
     step: str
     value: str = ""
+
+
+# Action plans (handlers/plans.py).
+class PlanShowCb(CallbackData, prefix="pl"):
+    """A network's plan."""
+
+    network_id: Int
+
+
+class PlanActCb(CallbackData, prefix="pa"):
+    """One action of a plan: its card and milestones."""
+
+    action_id: Int
+
+
+class PlanNewCb(CallbackData, prefix="pnew"):
+    """A coordinator starts a new action in a network."""
+
+    network_id: Int
+
+
+class PlanStatusCb(CallbackData, prefix="pst"):
+    """A coordinator sets an action's status (planned, under_way, done, dropped)."""
+
+    action_id: Int
+    status: str
+
+
+class PlanMsNewCb(CallbackData, prefix="pmn"):
+    """A coordinator adds a milestone to an action."""
+
+    action_id: Int
+
+
+class PlanMsDoneCb(CallbackData, prefix="pmd"):
+    """A coordinator marks a milestone done (or not done again)."""
+
+    milestone_id: Int
+
+
+class PlanFormCb(CallbackData, prefix="pf"):
+    """A button of the plan dialogs: skip, resp (a member), resp_done, start, end, due."""
+
+    step: str
+    value: str = ""
+
+
+class RepActionCb(CallbackData, prefix="ract"):
+    """The report dialog's "Which action is this part of?" (0: none)."""
+
+    action_id: Int
+
+
+class PlanRespCb(CallbackData, prefix="pres"):
+    """A coordinator changes who is responsible for an action."""
+
+    action_id: Int

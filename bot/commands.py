@@ -26,6 +26,7 @@ COMMANDS = (
     ("report", __("Report an activity"), Level.MEMBER),
     ("myreports", __("My recent reports"), Level.MEMBER),
     ("digest", __("This week's digest"), Level.MEMBER),
+    ("plan", __("The network's action plan"), Level.MEMBER),
     ("mydata", __("Everything stored about me"), Level.MEMBER),
     ("leave", __("Leave a network and erase my data"), Level.MEMBER),
     ("cancel", __("Stop what we are doing"), Level.STRANGER),

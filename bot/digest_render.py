@@ -9,7 +9,7 @@ import functools
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from html import escape
 from typing import Any
@@ -41,6 +41,8 @@ NAME_CHARS = 32
 EVENTS_MAX = 6
 BROADCASTS_MAX = 5
 PREVIEW_CHARS = 80
+PLAN_LINES = 8  # actions under way in the coordinators' plan part
+ACTION_STATUSES = ("under_way", "planned", "done", "dropped")
 ADMIN_LINES = 10  # networks listed in the admins' message (all are in the spreadsheet)
 ANSWERS = (Answer.GOING.value, Answer.MAYBE.value, Answer.NO.value)
 
@@ -90,6 +92,7 @@ class AdminRow:
     broadcasts: int
     to_review: int
     blocked: int
+    actions: Mapping[str, int] = field(default_factory=dict)  # plan: status -> actions
 
     @property
     def rate(self) -> float | None:
@@ -109,6 +112,7 @@ def admin_row(d: NetworkDigest) -> AdminRow:
         broadcasts=len(f.broadcasts),
         to_review=f.to_review,
         blocked=sum(1 for m in f.members if m.unreachable),
+        actions=dict(f.actions),
     )
 
 
@@ -228,6 +232,12 @@ class Renderer:
                         (net, d.week, locale, "coord"), locale, lambda: self._coord(d, locale)
                     )
                 )
+                if f.plan:
+                    parts.append(
+                        self._part(
+                            (net, d.week, locale, "plan"), locale, lambda: self._plan(d, locale)
+                        )
+                    )
             text = self._cache[key] = fit("\n\n".join(parts))
         return text
 
@@ -371,6 +381,46 @@ class Renderer:
             )
         return "\n".join(lines)
 
+    def _plan(self, d: NetworkDigest, locale: str) -> str:
+        """The actions under way: reports and participants so far, milestones overdue or
+        due within the week."""
+        plan = d.figures.plan
+        lines = ["<b>" + _("Action plan") + "</b>"]
+        for row in plan[:PLAN_LINES]:
+            figures = [
+                _("{n} report", "{n} reports", row.reports).format(n=num(row.reports, locale)),
+                _("{n} participant", "{n} participants", row.participants).format(
+                    n=num(row.participants, locale)
+                ),
+            ]
+            if row.overdue:
+                figures.append(
+                    _("{n} milestone overdue", "{n} milestones overdue", row.overdue).format(
+                        n=num(row.overdue, locale)
+                    )
+                )
+            if row.due_soon:
+                figures.append(
+                    _("{n} milestone due this week", "{n} milestones due this week",
+                      row.due_soon).format(n=num(row.due_soon, locale))
+                )
+            lines.append(
+                f"▶️ {escape(short(row.title, 60))}: " + sep(locale).join(figures)
+            )
+        if len(plan) > PLAN_LINES:
+            rest = len(plan) - PLAN_LINES
+            lines.append(_("… and {n} more: /plan").format(n=num(rest, locale)))
+        return "\n".join(lines)
+
+    @staticmethod
+    def actions_text(actions: Mapping[str, int], locale: str) -> str:
+        """A network's actions by status (current locale), "" without a plan."""
+        if not any(actions.values()):
+            return ""
+        return _(
+            "actions: {under_way} under way, {planned} planned, {done} done, {dropped} dropped"
+        ).format(**{s: num(actions.get(s, 0), locale) for s in ACTION_STATUSES})
+
     # -------------------------------------------------------------------- chart
 
     def chart(self, d: NetworkDigest, locale: str) -> bytes:
@@ -437,7 +487,8 @@ class Renderer:
                         (num(r.activities, locale), num(r.participants, locale),
                          percent(r.rate, locale))
                     )
-                    lines.append(f"• {name}: {figures}")
+                    plan = self.actions_text(r.actions, locale)
+                    lines.append(f"• {name}: {figures}" + (f" · 🎯 {plan}" if plan else ""))
                 if len(rows) > ADMIN_LINES:
                     rest = len(rows) - ADMIN_LINES
                     lines.append(
@@ -466,6 +517,8 @@ class Renderer:
                 _("Network"), _("Country"), _("Members"), _("Active members"),
                 _("Activities"), _("Participants"), _("Events held"), _("Broadcasts"),
                 _("Reporting rate"), _("Reports to review"), _("Blocked the bot"),
+                _("Actions under way"), _("Actions planned"), _("Actions done"),
+                _("Actions dropped"),
             ]
             title = _("Digest {start} to {end}").format(
                 start=window.start.isoformat(), end=window.end.isoformat()
@@ -484,12 +537,14 @@ class Renderer:
                 [
                     r.network.name, r.network.country, r.members, r.active, r.activities,
                     r.participants, r.events_held, r.broadcasts, r.rate, r.to_review, r.blocked,
+                    *(r.actions.get(s, 0) for s in ACTION_STATUSES),
                 ]
             )
             sheet.cell(row=sheet.max_row, column=9).number_format = "0%"
         for cell in (c for row in sheet.iter_rows() for c in row):
             protect_cell(cell)
-        for column, width in zip("ABCDEFGHIJK", (28, 8, 10, 12, 10, 12, 10, 10, 12, 14, 12),
+        for column, width in zip("ABCDEFGHIJKLMNO",
+                                 (28, 8, 10, 12, 10, 12, 10, 10, 12, 14, 12, 12, 12, 12, 12),
                                  strict=True):
             sheet.column_dimensions[column].width = width
         sheet.freeze_panes = "A2"

@@ -1,7 +1,8 @@
 """Encryption at rest of the personal columns (README.md, "Encryption at rest").
 
 With ``DATA_KEY`` set, the columns typed `EncryptedText` (members' display names, report
-descriptions, review notes, report attachments' Telegram file ids) and `EncryptedJSON`
+descriptions, review notes, report attachments' Telegram file ids, the action plans'
+titles, aims and milestone texts) and `EncryptedJSON`
 (the outbox's messages, which quote names, and dialog drafts) are stored as
 
     enc:1:<key id>:<urlsafe base64 of nonce || ciphertext || tag>

@@ -41,6 +41,15 @@ from bot.callbacks import (
     NewNetCb,
     OffsetCb,
     PickNetCb,
+    PlanActCb,
+    PlanFormCb,
+    PlanMsDoneCb,
+    PlanMsNewCb,
+    PlanNewCb,
+    PlanRespCb,
+    PlanShowCb,
+    PlanStatusCb,
+    RepActionCb,
     RepAgeCb,
     RepDateCb,
     RepExportCb,
@@ -63,6 +72,7 @@ from bot.services.access import Level
 from handlers.broadcasts import Bc
 from handlers.events.states import EditEvent, NewEvent
 from handlers.networks import NewNetwork
+from handlers.plans import MilestoneForm, PlanEdit, PlanForm
 from handlers.registration import Join
 from handlers.reports.states import ExportRange, ReportForm, ReviewNote
 from handlers.settings import NetworkSettings
@@ -149,6 +159,7 @@ COMMANDS = [
     _cmd("report", MEMBERS - {"admin"}, Level.MEMBER, per_actor={"admin": NO_REPORTER}),
     _cmd("myreports", MEMBERS, Level.MEMBER),
     _cmd("digest", MEMBERS, Level.MEMBER),
+    _cmd("plan", MEMBERS, Level.MEMBER),  # members see their network's plan
     _cmd("leave", MEMBERS, Level.MEMBER),
     _cmd("invite", COORDS, Level.COORDINATOR),
     _cmd("members", COORDS, Level.COORDINATOR),
@@ -197,6 +208,16 @@ CALLBACKS = [
         label="callback net:report"),
     _cb(lambda w: PickNetCb(purpose="digest", network_id=nb(w)), B_SIDE, M,
         label="callback net:digest"),
+    # Action plans: B's plan is seen by B's people (and admins), edited by B's coordinators.
+    _cb(lambda w: PickNetCb(purpose="plan", network_id=nb(w)), B_SIDE, M,
+        label="callback net:plan"),
+    _cb(lambda w: PlanShowCb(network_id=nb(w)), B_SIDE, M),
+    _cb(lambda w: PlanActCb(action_id=w.ids["action_b"]), B_SIDE, M),
+    _cb(lambda w: PlanNewCb(network_id=nb(w)), B_SIDE, C),
+    _cb(lambda w: PlanMsNewCb(action_id=w.ids["action_b"]), B_SIDE, C),
+    _cb(lambda w: PlanMsDoneCb(milestone_id=w.ids["milestone_b"]), B_SIDE, C),
+    _cb(lambda w: PlanStatusCb(action_id=w.ids["action_b"], status="done"), B_SIDE, C),
+    _cb(lambda w: PlanRespCb(action_id=w.ids["action_b"]), B_SIDE, C),
     _cb(lambda w: PickNetCb(purpose="digest", network_id=0), frozenset({"admin"}), M,
         label="callback net:digest, all networks"),
     _cb(lambda w: PickNetCb(purpose="broadcast", network_id=nb(w)), NOBODY,
@@ -214,7 +235,8 @@ CALLBACKS = [
         for make in (
             lambda w: RepTypeCb(t="workshop"), lambda w: RepDateCb(days_ago=0),
             lambda w: RepNumCb(n=5), lambda w: RepAgeCb(a="none"),
-            lambda w: RepFormCb(action="submit"),
+            lambda w: RepFormCb(action="submit"), lambda w: RepActionCb(action_id=0),
+            lambda w: PlanFormCb(step="skip"),
             lambda w: NewEventCb(step="kind", value="meeting"),
             lambda w: BcNetCb(network_id=nb(w)), lambda w: BcAudCb(audience="all"),
             lambda w: BcSecCb(sector=Sector.TEACHER), lambda w: BcStepCb(action="send"),
@@ -339,6 +361,15 @@ def _report(w: World) -> dict[str, Any]:
             "participants": 5, "age": "", "description": "Done"}
 
 
+def _plan(w: World) -> dict[str, Any]:
+    return {"network_id": w.ids["net_b"], "title": "T", "aim": None, "responsible": [],
+            "start": _future("UTC", 0)[:7]}
+
+
+def _milestone(w: World) -> dict[str, Any]:
+    return {"network_id": w.ids["net_b"], "action_id": w.ids["action_b"], "text": "M"}
+
+
 def _network_draft(w: World) -> dict[str, Any]:
     return {"name": "Net X", "country": "LB", "tz": "Asia/Beirut", "locale": "en",
             "approval": False, "slug": "net-x"}
@@ -386,6 +417,8 @@ STATES = [
     _st(ReportForm.participants, _press(lambda w: RepNumCb(n=5)), ONLY_B, M, _report,
         True),
     _st(ReportForm.age, _press(lambda w: RepAgeCb(a="none")), ONLY_B, M, _report, True),
+    _st(ReportForm.action, _press(lambda w: RepActionCb(action_id=0)), ONLY_B, M, _report,
+        True),
     _st(ReportForm.description, _text("We met"), ONLY_B, M, _report, False),
     _st(ReportForm.attachment, _press(lambda w: RepFormCb(action="skip_file")),
         ONLY_B, M, _report, True),
@@ -394,6 +427,18 @@ STATES = [
     _st(ReviewNote.note, _text("Which school?"), B_SIDE, C,
         lambda w: {"report_id": rep(w)}, False),
     _st(ExportRange.dates, _text("2026-01-01 2026-01-31"), B_SIDE, C, _b_net, False),
+    _st(PlanForm.title, _text("A title"), B_SIDE, C, _plan, False),
+    _st(PlanForm.aim, _press(lambda w: PlanFormCb(step="skip")), B_SIDE, C, _plan, True),
+    _st(PlanForm.responsible, _press(lambda w: PlanFormCb(step="resp_done")), B_SIDE, C, _plan,
+        True),
+    _st(PlanForm.start, _press(lambda w: PlanFormCb(step="start", value=_future("UTC", 0)[:7])),
+        B_SIDE, C, _plan, True),
+    _st(PlanForm.end, _press(lambda w: PlanFormCb(step="end", value=_future("UTC", 40)[:7])),
+        B_SIDE, C, _plan, True),
+    _st(PlanEdit.responsible, _press(lambda w: PlanFormCb(step="resp_done")), B_SIDE, C,
+        lambda w: {**_milestone(w), "responsible": []}, True),
+    _st(MilestoneForm.text, _text("Hall booked"), B_SIDE, C, _milestone, False),
+    _st(MilestoneForm.due, _text(lambda: _future("UTC", 9)[:10]), B_SIDE, C, _milestone, False),
     _st(NewNetwork.name, _text("Net X"), frozenset({"admin"}), Level.ADMIN, _network_draft,
         False),
     _st(NewNetwork.country, _press(lambda w: NewNetCb(step="country", value="LB")),

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.models import Base, Invite, Membership, User, utcnow
 from storage.models.delivery import Delivery
 from storage.models.events import Event
+from storage.models.plans import PlanAction, PlanMilestone
 from storage.models.reports import Report
 from tests.helpers import make_invite, make_network, member_of
 from tests.mocked_bot import BOT_ID
@@ -118,6 +119,19 @@ async def build_world(session: AsyncSession, person: Any) -> World:
     await coord_b.send("B-broadcast-text")
     await coord_b.press("bcgo:schedule")
     await coord_b.send(_future("Asia/Amman", 2))
+    # B's plan: an action under way with a milestone, by B's coordinator.
+    await coord_b.send("/plan")
+    await coord_b.press(f"pnew:{net_b.id}")
+    await coord_b.send("Secret-B-action")
+    await coord_b.press("pf:skip:")
+    await coord_b.press("pf:resp_done:")
+    month = _future("Asia/Amman", 0)[:7]
+    await coord_b.press(f"pf:start:{month}")
+    await coord_b.press(f"pf:end:{month}")
+    action_b = await session.scalar(select(PlanAction.id).where(PlanAction.network_id == net_b.id))
+    await coord_b.press(f"pmn:{action_b}")
+    await coord_b.send("Secret-B-milestone")
+    await coord_b.send(_future("Asia/Amman", 5)[:10])
     invite = await make_invite(session, net_b.id, max_uses=5)
     world = World(people=people, b_code=invite.code)
     b_person_id = await session.scalar(select(User.id).where(User.tg_id == B_PERSON))
@@ -134,6 +148,8 @@ async def build_world(session: AsyncSession, person: Any) -> World:
         "user_b": b_person_id,
         "delivery_b": delivery_b,
         "broadcast_b": await session.scalar(text("SELECT max(id) FROM broadcasts")),
+        "action_b": action_b,
+        "milestone_b": await session.scalar(select(PlanMilestone.id)),
     }
     missing = [k for k, v in found.items() if v is None]
     assert not missing, f"the world lacks {missing}"

@@ -1,6 +1,7 @@
-"""Encryption at rest (storage/crypto.py): with DATA_KEY, names, descriptions, notes and
-attachment file ids are ciphertext in the SQLite file and in SELECTs, read back as
-before; tampering is an error; without a key nothing changes; keys are checked."""
+"""Encryption at rest (storage/crypto.py): with DATA_KEY, names, descriptions, notes,
+attachment file ids and the action plans' texts are ciphertext in the SQLite file and in
+SELECTs, read back as before; tampering is an error; without a key nothing changes; keys
+are checked."""
 
 from __future__ import annotations
 
@@ -9,17 +10,21 @@ import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
 
 from bot.config import Settings
+from bot.services import plans
+from bot.services.access import Actor
 from storage import crypto
 from storage.copy import copy_database
 from storage.engine import create_engine, create_session_pool
-from storage.models import User
+from storage.models import User, utcnow
 from storage.models.reports import Report
+from storage.repositories import users
 from tests.helpers import make_network, member_of
 from tests.people import texts
 from tests.reports_helpers import file_report
@@ -28,7 +33,10 @@ NAME = "ريم الحسن"
 DESCRIPTION = "ورشة حوار مع الشباب في الحي"
 NOTE = "Secret note: how many girls?"
 FILE_ID = "AgACAgQAAxkBAAIBsecretfileid"
-PLAIN = (NAME, DESCRIPTION, NOTE, FILE_ID, "Omar Haddad")
+PLAN_TITLE = "دوري كرة القدم للشباب"
+PLAN_AIM = "Keep forty boys of Bab al-Tabbaneh busy"
+MILESTONE = "Permission from the municipality"
+PLAIN = (NAME, DESCRIPTION, NOTE, FILE_ID, "Omar Haddad", PLAN_TITLE, PLAN_AIM, MILESTONE)
 
 
 @pytest.fixture
@@ -58,6 +66,16 @@ async def _fill(session, person) -> int:  # type: ignore[no-untyped-def]
     await coordinator.tap("⚑ Flag with a note")
     out = await coordinator.send(NOTE)
     assert "Status: flagged" in texts(out)[0] and NOTE.replace("?", "") in texts(out)[0]
+    # The coordinator's plan: an action (title, aim) with a milestone.
+    actor = Actor.build(3, await users.get_by_tg_id(session, 3), frozenset())
+    month = f"{utcnow():%Y-%m}"
+    action = await plans.create_action(session, actor, {
+        "network_id": network.id, "title": PLAN_TITLE, "aim": PLAN_AIM, "start": month,
+        "end": month}, utcnow())
+    await plans.add_milestone(session, actor, action.id, MILESTONE,
+                              utcnow().date() + timedelta(days=5), utcnow())
+    out = await coordinator.send("/plan")
+    assert PLAN_TITLE in texts(out)[0]
     return int(report.id)
 
 
@@ -98,6 +116,9 @@ async def test_ciphertext_in_the_file_and_in_selects_plaintext_in_the_bot(
     kid = crypto.key_id(crypto.parse_key(key))
     (row,) = _raw(path, RAW)
     assert all(isinstance(v, str) and v.startswith(f"enc:1:{kid}:") for v in row), row
+    (plan_row,) = _raw(path, "SELECT a.title, a.aim, m.text FROM plan_actions a "
+                             "JOIN plan_milestones m ON m.action_id = a.id")
+    assert all(isinstance(v, str) and v.startswith(f"enc:1:{kid}:") for v in plan_row)
     data = _checkpoint(path)
     for plain in PLAIN:
         assert plain.encode() not in data, plain

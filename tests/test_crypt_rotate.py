@@ -12,6 +12,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -22,6 +23,7 @@ from storage import crypto
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from storage.models import FsmRecord, Membership, Network, Process, SendJob, User, utcnow
+from storage.models.plans import PlanAction, PlanMilestone
 from storage.models.reports import Report
 from storage.rekey import _rekey_column, encrypted_columns, key_problem, rekey
 from storage.repositories import events as events_repo
@@ -56,11 +58,17 @@ async def _legacy(url: str) -> None:
                      description="وصف النشاط", review_note="note", attachment_file_id="FILE"))
         s.add(FsmRecord(key="k", state="s", data={"name": "ريم"}))
         s.add(SendJob(kind="digest", payload=PAYLOAD))
+        month = utcnow().date().replace(day=1)
+        action = PlanAction(network_id=net.id, title="دوري", aim="aim", start_month=month,
+                            end_month=month, status="planned")
+        s.add(action)
+        await s.flush()
+        s.add(PlanMilestone(action_id=action.id, text="pitch", due_date=month))
         await s.commit()
     await engine.dispose()
 
 
-async def _read(url: str) -> tuple[list[str | None], tuple[str, ...], dict[str, str], dict]:
+async def _read(url: str) -> tuple[Any, ...]:
     engine = create_engine(url)
     try:
         async with create_session_pool(engine)() as s:
@@ -69,12 +77,17 @@ async def _read(url: str) -> tuple[list[str | None], tuple[str, ...], dict[str, 
             assert r is not None
             fsm = await s.scalar(select(FsmRecord.data))
             payload = await s.scalar(select(SendJob.payload))
-            return (names, (r.description, r.review_note, r.attachment_file_id), fsm, payload)
+            a = await s.scalar(select(PlanAction))
+            m = await s.scalar(select(PlanMilestone.text))
+            assert a is not None
+            return (names, (r.description, r.review_note, r.attachment_file_id), fsm, payload,
+                    (a.title, a.aim, m))
     finally:
         await engine.dispose()
 
 
-EXPECTED = (NAMES, ("وصف النشاط", "note", "FILE"), {"name": "ريم"}, PAYLOAD)
+EXPECTED = (NAMES, ("وصف النشاط", "note", "FILE"), {"name": "ريم"}, PAYLOAD,
+            ("دوري", "aim", "pitch"))
 
 
 async def _problem(url: str, ring: crypto.Keyring) -> str | None:
@@ -119,7 +132,8 @@ def _counts(out: list[str]) -> dict[str, tuple[int, int, int]]:
 
 
 COLUMNS = ["send_jobs.payload", "fsm_states.data", "users.display_name", "deliveries.params",
-           "reports.description", "reports.attachment_file_id", "reports.review_note"]
+           "reports.description", "reports.attachment_file_id", "reports.review_note",
+           "plan_actions.title", "plan_actions.aim", "plan_milestones.text"]
 
 
 def test_rotate_key_encrypts_plaintext_then_moves_to_a_new_key(env, tmp_path, monkeypatch,
@@ -141,7 +155,7 @@ def test_rotate_key_encrypts_plaintext_then_moves_to_a_new_key(env, tmp_path, mo
                             if c == "deliveries.params" else (1, 1, 0) for c in COLUMNS}
     assert out[-1] == "done: every value is encrypted under DATA_KEY"
     old_id = crypto.key_id(crypto.parse_key(old))
-    assert _kids(env) == {old_id} and len(_stored(env)) == 8
+    assert _kids(env) == {old_id} and len(_stored(env)) == 11
     assert asyncio.run(_read(env)) == EXPECTED
 
     assert main(["rotate-key"]) == 0  # again: nothing left to do

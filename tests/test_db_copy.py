@@ -8,6 +8,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from bot.cli import main
 from bot.delivery import DeliveryEngine
 from bot.heartbeat import Heartbeat
 from bot.i18n import create_i18n
-from bot.services import broadcasts, digests, events, registration, reports
+from bot.services import broadcasts, digests, events, plans, registration, reports
 from bot.services.broadcasts import Content
 from storage.copy import CopyRefused, copy_database, masked, summary, tables
 from storage.engine import create_engine, create_session_pool
@@ -89,6 +90,18 @@ async def fill(url: str) -> None:
                     "participants": 12, "description": "Two hours on first aid\nwith the scouts",
                 }, NOW)
                 assert member.user is not None
+                month = f"{NOW:%Y-%m}"
+                action = await plans.create_action(session, coordinator, {
+                    "network_id": network.id, "title": "Ligue sportive «شباب»", "aim": "Sport",
+                    "start": month, "end": month, "responsible": [member.user.id],
+                }, NOW)
+                await plans.set_status(session, coordinator, action.id, "under_way", NOW)
+                await plans.add_milestone(session, coordinator, action.id, "Terrain réservé",
+                                          NOW.date() + timedelta(days=3), NOW)
+                await reports.submit(session, member, {
+                    "network_id": network.id, "type": "culture", "date": "2026-03-19",
+                    "participants": 30, "description": "Match", "action_id": action.id,
+                }, NOW)
                 await reports_repo.record_nudges(session, network.id, [member.user.id], NOW)
                 await session.commit()
                 with i18n.context(), i18n.use_locale("en"):

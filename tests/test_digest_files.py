@@ -54,7 +54,8 @@ async def test_admin_spreadsheet_opens_with_openpyxl(session):
     sheet = book.active
     assert sheet.sheet_view.rightToLeft  # Arabic reads from the right
     rows = list(sheet.iter_rows(values_only=True))
-    assert len(rows) == 2 and len(rows[0]) == 11
+    assert len(rows) == 2 and len(rows[0]) == 15
     assert rows[1][:8] == (w.network.name, "LB", 3, 1, 3, 35, 0, 2)
     assert rows[1][8] == pytest.approx(1 / 3)
-    assert rows[1][9:] == (4, 1)  # reports to review, blocked the bot
+    assert rows[1][9:11] == (4, 1)  # reports to review, blocked the bot
+    assert rows[1][11:] == (0, 0, 0, 0)  # actions by status: no plan

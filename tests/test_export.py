@@ -124,6 +124,7 @@ async def test_export_service_one_network_only_and_audited(session, person):
         "Author",
         "Status",
         "Created at",
+        "Action",
     ]
     assert len(rows) == 5
     assert {r[2] for r in rows[1:]} == {"شبكة صيدا"}

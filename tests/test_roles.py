@@ -54,7 +54,8 @@ async def test_the_worker_does_the_duties_and_takes_no_updates(settings, session
     try:
         assert ctx.delivery.running and ctx.scheduler.running
         jobs = {job.id for job in ctx.scheduler.get_jobs()}
-        assert {events.JOB_ID, "reports.notify", "reports.nudge", digests.SYNC_JOB_ID} <= jobs
+        assert {events.JOB_ID, "reports.notify", "reports.nudge", digests.SYNC_JOB_ID,
+                "plans.remind"} <= jobs
     finally:
         await worker.stop()
     assert not ctx.delivery.running and not ctx.scheduler.running

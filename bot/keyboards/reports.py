@@ -101,7 +101,7 @@ def attachment(has_file: bool) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def preview(editing: bool) -> InlineKeyboardMarkup:
+def preview(editing: bool, with_action: bool = False) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(
         text="✅ " + (_("Save changes") if editing else _("Submit")),
@@ -116,8 +116,11 @@ def preview(editing: bool) -> InlineKeyboardMarkup:
         ("edit_file", _("Photo or document")),
     ):
         kb.button(text="✏️ " + label, callback_data=RepFormCb(action=action))
+    if with_action:
+        kb.button(text="✏️ " + _("Action of the plan"),
+                  callback_data=RepFormCb(action="edit_action"))
     kb.button(text=_("Cancel"), callback_data=RepFormCb(action="cancel"))
-    kb.adjust(1, 2, 2, 2, 1)
+    kb.adjust(1, 2, 2, 2, *((1,) if with_action else ()), 1)
     return kb.as_markup()
 
 

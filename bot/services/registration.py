@@ -15,7 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.access import AccessDenied, Actor, is_service_account
 from storage.models import Invite, Membership, MembershipStatus, Network, Role, Sector, User
-from storage.repositories import audit, events, invites, memberships, networks, reports, users
+from storage.repositories import (
+    audit,
+    events,
+    invites,
+    memberships,
+    networks,
+    plans,
+    reports,
+    users,
+)
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{4,64}$")
 NAME_MAX = 64
@@ -247,6 +256,8 @@ async def decide_join(
 async def _drop_membership(session: AsyncSession, membership: Membership) -> bool:
     """Remove a membership; erase the person entirely when it was their last one."""
     user_id = membership.user_id
+    # No longer responsible for the network's actions (the actions stay: the network's).
+    await plans.remove_responsible(session, user_id, membership.network_id)
     await memberships.remove(session, membership.id)
     if await memberships.count_for_user(session, user_id) == 0:
         await users.delete_user(session, user_id)
@@ -277,6 +288,7 @@ async def export_data(session: AsyncSession, user: User) -> dict[str, Any]:
     entries = await audit.about_user(session, user.id)
     own_reports = await reports.by_author(session, user.id)
     own_answers = await events.rsvps_of_user(session, user.id)
+    responsible = await plans.responsible_for(session, user.id)
     return {
         "telegram_user_id": user.tg_id,
         "display_name": user.display_name,
@@ -306,10 +318,20 @@ async def export_data(session: AsyncSession, user: User) -> dict[str, Any]:
                 "age_group": r.age_group,
                 "description": r.description,
                 "attachment": r.attachment_kind,
+                "action_id": r.action_id,
                 "status": r.status,
                 "created_at": _iso(r.created_at),
             }
             for r in own_reports
+        ],
+        "responsible_for_actions": [
+            {
+                "network": network_name,
+                "action_id": action.id,
+                "action": action.title,
+                "status": action.status,
+            }
+            for action, network_name in responsible
         ],
         "event_answers": [
             {

@@ -156,6 +156,11 @@ AUDIT_LABELS = {
     "dashboard_view": __("dashboard viewed"),
     "report_review": __("report reviewed"),
     "report_nudge": __("member nudged to report"),
+    "plan_action_add": __("plan action added"),
+    "plan_action_status": __("plan action status changed"),
+    "plan_action_responsible": __("plan action's members responsible changed"),
+    "plan_milestone_add": __("plan milestone added"),
+    "plan_milestone_done": __("plan milestone marked"),
 }
 
 

@@ -17,6 +17,7 @@ from bot import keyboards
 from bot.callback_answer import CallbackAnswer
 from bot.callbacks import (
     PickNetCb,
+    RepActionCb,
     RepAgeCb,
     RepDateCb,
     RepFormCb,
@@ -24,8 +25,10 @@ from bot.callbacks import (
     RepStartCb,
     RepTypeCb,
 )
+from bot.keyboards import plans as plans_kb
 from bot.keyboards import reports as kb
 from bot.replies import say
+from bot.services import plans
 from bot.services import reports as service
 from bot.services.access import AccessDenied, Actor
 from bot.services.reports import Problem, ReportError
@@ -50,17 +53,20 @@ def _network(actor: Actor, network_id: int) -> Network:
 
 @members.message(Command("report"))
 @members.message(MenuButton())
-async def report(message: Message, state: FSMContext, actor: Actor, i18n: I18n) -> None:
+async def report(
+    message: Message, state: FSMContext, actor: Actor, i18n: I18n, session: AsyncSession
+) -> None:
     await state.clear()
-    await _start(message, state, actor, i18n, None)
+    await _start(message, state, actor, i18n, session, None)
 
 
 @members.callback_query(RepStartCb.filter())
 async def report_button(
-    query: CallbackQuery, callback_data: RepStartCb, state: FSMContext, actor: Actor, i18n: I18n
+    query: CallbackQuery, callback_data: RepStartCb, state: FSMContext, actor: Actor, i18n: I18n,
+    session: AsyncSession,
 ) -> None:
     await state.clear()
-    await _start(query, state, actor, i18n, callback_data.network_id or None)
+    await _start(query, state, actor, i18n, session, callback_data.network_id or None)
 
 
 async def _start(
@@ -68,6 +74,7 @@ async def _start(
     state: FSMContext,
     actor: Actor,
     i18n: I18n,
+    session: AsyncSession,
     network_id: int | None,
 ) -> None:
     options = service.reporting_networks(actor)
@@ -85,7 +92,11 @@ async def _start(
         )
         return
     await state.set_state(ReportForm.type)
-    await state.set_data({"network_id": chosen.id})
+    data: dict[str, object] = {"network_id": chosen.id}
+    choices = await plans.report_choices(session, chosen.id)
+    if choices:  # the step "Which action is this part of?" is asked
+        data["actions"] = choices
+    await state.set_data(data)
     await say(
         event,
         _("New activity report for <b>{network}</b>.\nWhat kind of activity was it?").format(
@@ -97,11 +108,12 @@ async def _start(
 
 @members.callback_query(PickNetCb.filter(F.purpose == "report"))
 async def picked_network(
-    query: CallbackQuery, callback_data: PickNetCb, state: FSMContext, actor: Actor, i18n: I18n
+    query: CallbackQuery, callback_data: PickNetCb, state: FSMContext, actor: Actor, i18n: I18n,
+    session: AsyncSession,
 ) -> None:
     _network(actor, callback_data.network_id)
     await state.clear()
-    await _start(query, state, actor, i18n, callback_data.network_id)
+    await _start(query, state, actor, i18n, session, callback_data.network_id)
 
 
 async def _ask(
@@ -133,6 +145,13 @@ async def _ask(
         )
     elif step == ReportForm.age:
         await say(event, _("What age were the participants?"), reply_markup=kb.age_groups())
+    elif step == ReportForm.action:
+        choices = [(int(a), str(t)) for a, t in data.get("actions") or []]
+        await say(
+            event,
+            _("Which action of the network's plan is this part of?"),
+            reply_markup=plans_kb.report_actions(choices),
+        )
     elif step == ReportForm.description:
         await say(
             event,
@@ -162,6 +181,8 @@ async def _next(
         return
     index = next(i for i, s in enumerate(STEPS) if s.state == current)
     step = STEPS[index + 1]
+    if step == ReportForm.action and not data.get("actions"):
+        step = ReportForm.description  # no action under way: the step is left out
     if step == ReportForm.attachment and data.get("file_id"):
         step = ReportForm.preview  # the photo came with the description
     await _ask(event, state, step, actor, i18n)
@@ -181,7 +202,11 @@ async def _preview(
     else:
         head = _("Please check your report:")
     body = service.draft_summary(data, network, i18n.current_locale)
-    await say(event, f"{head}\n\n{body}", reply_markup=kb.preview(editing))
+    await say(
+        event,
+        f"{head}\n\n{body}",
+        reply_markup=kb.preview(editing, bool(data.get("actions"))),
+    )
 
 
 @members.callback_query(ReportForm.type, RepTypeCb.filter())
@@ -250,6 +275,18 @@ async def chose_age(
     if callback_data.a != "none" and callback_data.a not in AgeGroup.__members__.values():
         return
     await state.update_data(age="" if callback_data.a == "none" else callback_data.a)
+    await _next(query, state, actor, i18n)
+
+
+@members.callback_query(ReportForm.action, RepActionCb.filter())
+async def chose_action(
+    query: CallbackQuery, callback_data: RepActionCb, state: FSMContext, actor: Actor, i18n: I18n
+) -> None:
+    data = await state.get_data()
+    offered = {int(a) for a, _t in data.get("actions") or []}
+    if callback_data.action_id and callback_data.action_id not in offered:
+        return
+    await state.update_data(action_id=callback_data.action_id or None)
     await _next(query, state, actor, i18n)
 
 
@@ -356,7 +393,8 @@ async def submit(
             await state.clear()
             await say(query, text)
         else:  # e.g. the date went out of the window while the dialog waited
-            await say(query, text, reply_markup=kb.preview(bool(data.get("edit_id"))))
+            await say(query, text, reply_markup=kb.preview(bool(data.get("edit_id")),
+                                                           bool(data.get("actions"))))
         return
     await state.clear()
     await callback_answer.now()  # then the buttons go and the confirmation comes

@@ -18,6 +18,7 @@ from bot.callbacks import (
 )
 from bot.keyboards import reports as kb
 from bot.replies import say
+from bot.services import plans
 from bot.services import reports as service
 from bot.services.access import Actor
 from bot.services.reports import ReportError
@@ -30,6 +31,7 @@ from storage.models import utcnow
 @members.message(Command("myreports"))
 async def my_reports(message: Message, session: AsyncSession, actor: Actor, i18n: I18n) -> None:
     rows, nets = await service.my_reports(session, actor)
+    titles = await service.action_titles(session, rows)
     if not rows:
         await message.answer(_("You have not filed any report yet. Send /report to start."))
         return
@@ -48,6 +50,8 @@ async def my_reports(message: Message, session: AsyncSession, actor: Actor, i18n
         words = service.first_words(r.description)
         if words:
             parts.append(_("“{words}”").format(words=escape(words)))
+        if r.action_id in titles:
+            parts.append("🎯 " + escape(titles[r.action_id]))
         lines.append("• " + " · ".join(parts) + service.status_mark(r.status))
     now = utcnow()
     markup = kb.my_reports([r for r in rows if service.can_edit(r, now)])
@@ -73,7 +77,11 @@ async def edit_mine(
         callback_answer.show_alert = True
         return
     await state.clear()
-    await state.set_data(service.draft_from(report))
+    draft = service.draft_from(report)
+    choices = await plans.report_choices(session, report.network_id, report.action_id)
+    if choices:
+        draft["actions"] = choices
+    await state.set_data(draft)
     await _preview_new(query, state, actor, i18n)
 
 
@@ -103,7 +111,9 @@ async def withdraw_mine(
     text = _("Withdraw report {ref} (“{words}”)? It will be deleted.").format(
         ref=report.reference, words=escape(service.first_words(report.description))
     )
-    body = service.report_summary(report, None, i18n.current_locale)
+    titles = await service.action_titles(session, [report])
+    body = service.report_summary(report, None, i18n.current_locale,
+                                  titles.get(report.action_id or 0))
     await say(query, f"{text}\n\n{body}", reply_markup=kb.confirm_withdraw(report.id))
 
 

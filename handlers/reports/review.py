@@ -130,7 +130,7 @@ def _view_text(row: ReportRow, network: Network, locale: str) -> str:
         _("Report <b>{ref}</b> by {author}").format(
             ref=r.reference, author=service.author_text(row)
         ),
-        service.report_summary(r, network, locale),
+        service.report_summary(r, network, locale, row.action_title),
         "",
         _("Status: {status}").format(status=report_status_label(r.status)),
     ]

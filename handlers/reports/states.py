@@ -29,6 +29,7 @@ class ReportForm(StatesGroup):
     date = State()
     participants = State()
     age = State()
+    action = State()  # only when the network has actions under way
     description = State()
     attachment = State()
     preview = State()
@@ -53,6 +54,7 @@ STEPS = (
     ReportForm.date,
     ReportForm.participants,
     ReportForm.age,
+    ReportForm.action,
     ReportForm.description,
     ReportForm.attachment,
     ReportForm.preview,
@@ -64,6 +66,7 @@ EDITS = {
     "edit_age": ReportForm.age,
     "edit_desc": ReportForm.description,
     "edit_file": ReportForm.attachment,
+    "edit_action": ReportForm.action,
 }
 
 

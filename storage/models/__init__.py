@@ -23,6 +23,7 @@ from storage.models.events import (
 from storage.models.invites import Invite
 from storage.models.members import Membership, MembershipStatus, Role, Sector, User
 from storage.models.networks import Network
+from storage.models.plans import ActionStatus, PlanAction, PlanMilestone, PlanResponsible
 from storage.models.processes import Process
 from storage.models.reports import (
     ActivityType,
@@ -40,6 +41,7 @@ from storage.models.runtime import FsmRecord, ProcessedUpdate
 __all__ = [
     "DEFAULT_REMINDER_OFFSETS",
     "NAMING",
+    "ActionStatus",
     "ActivityType",
     "AgeGroup",
     "Answer",
@@ -65,6 +67,9 @@ __all__ = [
     "Membership",
     "MembershipStatus",
     "Network",
+    "PlanAction",
+    "PlanMilestone",
+    "PlanResponsible",
     "Process",
     "ProcessedUpdate",
     "ReminderStatus",

@@ -69,6 +69,7 @@ class Report(Base):
         Index("ix_reports_network_created", "network_id", "created_at"),
         Index("ix_reports_author_created", "author_id", "created_at"),
         Index("ix_reports_notified_at", "notified_at"),
+        Index("ix_reports_action", "action_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -90,6 +91,10 @@ class Report(Base):
         EncryptedText("reports.attachment_file_id", 255), default=None
     )
     status: Mapped[str] = mapped_column(String(16), default=ReportStatus.NEW)
+    # The action of the network's plan this activity served (storage/models/plans.py).
+    action_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plan_actions.id", ondelete="SET NULL"), default=None
+    )
     review_note: Mapped[str | None] = mapped_column(
         EncryptedText("reports.review_note"), default=None
     )

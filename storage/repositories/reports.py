@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import Membership, MembershipStatus, Network, Role, User
+from storage.models.plans import PlanAction
 from storage.models.reports import (
     DEFAULT_MAX_AGE_DAYS,
     DEFAULT_NUDGE_DAYS,
@@ -49,6 +50,7 @@ class ReportRow:
     author_name: str | None
     author_tg_id: int | None = None
     author_language: str | None = None
+    action_title: str | None = None  # the plan's action the report serves
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +76,18 @@ def _with_author() -> Any:
             case((visible, User.display_name), else_=None),
             case((visible, User.tg_id), else_=None),
             case((visible, User.language), else_=None),
+            PlanAction.title,
         )
         .outerjoin(User, User.id == Report.author_id)
+        .outerjoin(PlanAction, PlanAction.id == Report.action_id)
         .execution_options(populate_existing=True)
     )
 
 
 def _rows(result: Any) -> list[ReportRow]:
-    return [ReportRow(r, name, tg_id, lang) for r, name, tg_id, lang in result.all()]
+    return [
+        ReportRow(r, name, tg_id, lang, title) for r, name, tg_id, lang, title in result.all()
+    ]
 
 
 # ---------------------------------------------------------------------------- reports

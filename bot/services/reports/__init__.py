@@ -9,6 +9,7 @@ from bot.services.reports.export import (
     period_range,
 )
 from bot.services.reports.filing import (
+    action_titles,
     can_edit,
     editable,
     my_reports,
@@ -120,6 +121,7 @@ __all__ = [
     "ReportError",
     "ReportPage",
     "ReportSettingsView",
+    "action_titles",
     "author_text",
     "can_edit",
     "change_settings",

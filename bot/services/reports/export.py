@@ -96,6 +96,7 @@ def export_sheet(
         _("Author") if pseudonym_key is None else _("Author (pseudonym)"),
         _("Status"),
         _("Created at"),
+        _("Action"),
     ]
     body = [
         [
@@ -110,6 +111,7 @@ def export_sheet(
             _author(r, pseudonym_key),
             report_status_label(r.report.status),
             r.report.created_at.astimezone(tz).replace(tzinfo=None),
+            r.action_title or "",
         ]
         for r in rows
     ]

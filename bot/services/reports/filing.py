@@ -19,12 +19,34 @@ from bot.services.reports.rules import (
 )
 from bot.services.reports.settings import get_settings
 from storage.models import Membership, Network
+from storage.models.plans import ActionStatus
 from storage.models.reports import (
     Report,
     ReportStatus,
 )
 from storage.repositories import audit, networks
+from storage.repositories import plans as plans_repo
 from storage.repositories import reports as repo
+
+
+async def _action_of(session: AsyncSession, draft: Draft, network_id: int) -> int | None:
+    """The plan's action chosen in the dialog, if it is one of this network's and not
+    dropped (a stale or forged id is left out, never stored)."""
+    try:
+        action_id = int(draft.get("action_id") or 0)
+    except (TypeError, ValueError):
+        return None
+    if not action_id:
+        return None
+    action = await plans_repo.get_action(session, action_id)
+    if action is None or action.network_id != network_id or action.status == ActionStatus.DROPPED:
+        return None
+    return action.id
+
+
+async def action_titles(session: AsyncSession, reports: Sequence[Report]) -> dict[int, str]:
+    """action id -> title, for these reports' actions."""
+    return await plans_repo.titles(session, [r.action_id for r in reports if r.action_id])
 
 
 def _membership(actor: Actor, network_id: int) -> Membership:
@@ -53,6 +75,7 @@ async def submit(session: AsyncSession, actor: Actor, draft: Draft, now: datetim
         author_sector=membership.sector,
         status=ReportStatus.NEW,
         created_at=now,
+        action_id=await _action_of(session, draft, network.id),
         **values,
     )
     await session.commit()
@@ -90,6 +113,7 @@ async def update(
     max_age = max(settings.max_age_days, (today - report.activity_date).days)
     for key, value in _validated(draft, today, max_age).items():
         setattr(report, key, value)
+    report.action_id = await _action_of(session, draft, network.id)
     report.updated_at = now
     await session.commit()
     return report

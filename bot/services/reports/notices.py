@@ -53,7 +53,7 @@ def notice_payload(
                         ref=row.report.reference, author=author_text(row)
                     )
                     + "\n\n"
-                    + report_summary(row.report, network, locale)
+                    + report_summary(row.report, network, locale, row.action_title)
                 )
                 if len(text) > 1200:
                     text = text[:1200].rsplit(" ", 1)[0] + " …"

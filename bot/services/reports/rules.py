@@ -167,6 +167,7 @@ def draft_from(report: Report) -> Draft:
         "description": report.description,
         "file_kind": report.attachment_kind,
         "file_id": report.attachment_file_id,
+        "action_id": report.action_id,
         "edit_id": report.id,
     }
 

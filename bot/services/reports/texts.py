@@ -40,8 +40,10 @@ def summary(
     file_kind: str | None,
     network: Network | None,
     locale: str,
+    action: str | None = None,
 ) -> str:
-    """A report's fields, one per line (HTML, user text escaped)."""
+    """A report's fields, one per line (HTML, user text escaped); `action`: the title of
+    the plan's action it serves."""
     head = f"<b>{escape(activity_label(activity_type))}</b>"
     if network is not None:
         head += f" · {escape(network.name)}"
@@ -54,6 +56,8 @@ def summary(
         f"👥 {people}",
         "📝 " + _described(description),
     ]
+    if action:
+        lines.append("🎯 " + _("Action: {title}").format(title=escape(action)))
     if file_kind == AttachmentKind.PHOTO:
         lines.append("📎 " + _("Photo attached"))
     elif file_kind == AttachmentKind.DOCUMENT:
@@ -68,6 +72,15 @@ def _described(description: str) -> str:
     return escape(description)
 
 
+def draft_action(draft: Draft) -> str | None:
+    """The title of the action chosen in the dialog (from the choices it offered)."""
+    chosen = draft.get("action_id")
+    for action_id, title in draft.get("actions") or []:
+        if chosen and int(action_id) == int(chosen):
+            return str(title)
+    return None
+
+
 def draft_summary(draft: Draft, network: Network | None, locale: str) -> str:
     return summary(
         activity_type=draft["type"],
@@ -78,10 +91,13 @@ def draft_summary(draft: Draft, network: Network | None, locale: str) -> str:
         file_kind=draft.get("file_kind"),
         network=network,
         locale=locale,
+        action=draft_action(draft),
     )
 
 
-def report_summary(report: Report, network: Network | None, locale: str) -> str:
+def report_summary(
+    report: Report, network: Network | None, locale: str, action: str | None = None
+) -> str:
     return summary(
         activity_type=report.activity_type,
         day=report.activity_date,
@@ -91,6 +107,7 @@ def report_summary(report: Report, network: Network | None, locale: str) -> str:
         file_kind=report.attachment_kind,
         network=network,
         locale=locale,
+        action=action,
     )
 
 
@@ -115,7 +132,10 @@ def list_line(row: ReportRow, locale: str) -> str:
         participants_text(r.participants, locale),
         author_text(row),
     )
-    return " · ".join(parts) + status_mark(r.status)
+    line = " · ".join(parts) + status_mark(r.status)
+    if row.action_title:
+        line += " · 🎯 " + escape(row.action_title)
+    return line
 
 
 def problem_text(error: ReportError, locale: str) -> str:

@@ -23,6 +23,7 @@ from storage.models import (
     User,
 )
 from storage.models.events import Event, EventRsvp, EventStatus
+from storage.models.plans import ActionStatus, PlanAction, PlanMilestone
 from storage.models.reports import Report, ReportStatus
 from storage.repositories.digests.schedules import CHUNK
 
@@ -77,6 +78,19 @@ class BroadcastRow:
 
 
 @dataclass(slots=True)
+class PlanRow:
+    """An action under way: its reports (all of them), participants and milestones."""
+
+    id: int
+    network_id: int
+    title: str
+    reports: int = 0
+    participants: int = 0
+    overdue: int = 0  # milestones not done, due before the digest's day
+    due_soon: int = 0  # milestones not done, due in the next seven days
+
+
+@dataclass(slots=True)
 class NetworkFigures:
     """Everything one network's digest says, aggregated."""
 
@@ -91,6 +105,8 @@ class NetworkFigures:
     members: list[MemberRow] = field(default_factory=list)
     upcoming: list[EventRow] = field(default_factory=list)
     broadcasts: list[BroadcastRow] = field(default_factory=list)
+    plan: list[PlanRow] = field(default_factory=list)  # the actions under way
+    actions: dict[str, int] = field(default_factory=dict)  # status -> actions
 
 
 @dataclass(slots=True)
@@ -317,7 +333,56 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
             sectors = tuple(audience.get("sectors") or ()) or None
             figures[net].broadcasts.append(BroadcastRow(bid, net, preview, roles, sectors, due))
 
+    await _plans(session, windows, figures)
     return Collected(figures, answers)
+
+
+async def _plans(
+    session: AsyncSession, windows: dict[int, Window], figures: dict[int, NetworkFigures]
+) -> None:
+    """The action plans: actions by status, and the actions under way with their reports,
+    participants and the milestones overdue or due within the next seven days."""
+    for ids in _chunks(sorted(windows)):
+        rows = await session.execute(
+            select(PlanAction.id, PlanAction.network_id, PlanAction.title, PlanAction.status)
+            .where(PlanAction.network_id.in_(ids))
+            .order_by(PlanAction.network_id, PlanAction.start_month, PlanAction.id)
+        )
+        under_way: dict[int, PlanRow] = {}
+        for aid, net, title, status in rows.all():
+            f = figures[net]
+            f.actions[status] = f.actions.get(status, 0) + 1
+            if status == ActionStatus.UNDER_WAY:
+                row = under_way[aid] = PlanRow(aid, net, title)
+                f.plan.append(row)
+        if not under_way:
+            continue
+        open_ids = select(PlanAction.id).where(
+            PlanAction.network_id.in_(ids), PlanAction.status == ActionStatus.UNDER_WAY
+        )
+        counted = await session.execute(
+            select(Report.action_id, func.count(), func.coalesce(func.sum(Report.participants), 0))
+            .where(Report.network_id.in_(ids), Report.action_id.in_(open_ids))
+            .group_by(Report.action_id)
+        )
+        for action_id, n, people in counted.all():
+            if action_id in under_way:
+                counted_row = under_way[action_id]
+                counted_row.reports, counted_row.participants = int(n), int(people)
+        due = await session.execute(
+            select(PlanMilestone.action_id, PlanMilestone.due_date).where(
+                PlanMilestone.action_id.in_(open_ids), PlanMilestone.done.is_(False)
+            )
+        )
+        for aid, day in due.all():
+            if aid not in under_way:
+                continue
+            row = under_way[aid]
+            today = windows[row.network_id].end
+            if day < today:
+                row.overdue += 1
+            elif day < today + timedelta(days=7):
+                row.due_soon += 1
 
 
 def is_member_role(role: str) -> bool:
