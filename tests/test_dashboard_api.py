@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import AuditEntry
+from storage.models.plans import PlanAction
 from storage.models.reports import Report
 from tests.dashboard_helpers import (
     ADMIN,
@@ -510,3 +511,26 @@ async def test_bad_filters_are_400(dash: Running, http: aiohttp.ClientSession) -
     async with http.post(dash.base_url + API + "nudge", data=b"{not json",
                          headers=dash.headers(IRBID_COORDINATOR)) as r:
         assert r.status == 400
+
+
+async def test_a_report_shows_the_action_of_the_plan_it_serves(
+    dash: Running, http: aiohttp.ClientSession
+) -> None:
+    """Issue 16: the dashboard shows the action a report is part of, as the bot does."""
+    w = dash.world
+    r1 = w.reports["R1"]
+    status, body, _ = await call(http, dash, f"reports/{r1}", IRBID_COORDINATOR)
+    assert status == 200 and body["report"]["action"] is None
+    async with dash.session_pool() as session, session.begin():
+        month = w.irbid_today.replace(day=1)
+        action = PlanAction(network_id=w.irbid, title="Youth sports league",
+                            start_month=month, end_month=month, status="under_way")
+        session.add(action)
+        await session.flush()
+        report = await session.get(Report, r1)
+        assert report is not None
+        report.action_id = action.id
+    status, body, _ = await call(http, dash, f"reports/{r1}", IRBID_COORDINATOR)
+    assert status == 200 and body["report"]["action"] == "Youth sports league"
+    fields = {f["label"]: f["value"] for f in body["report"]["fields"]}
+    assert "Youth sports league" in fields.values()

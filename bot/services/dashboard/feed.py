@@ -172,6 +172,8 @@ async def _detail_json(
     ]
     if r.age_group:
         fields.append({"label": _("Age group"), "value": age_label(r.age_group)})
+    if row.action_title:  # the action of the network's plan the report serves
+        fields.append({"label": _("Action of the plan"), "value": row.action_title})
     fields += [
         {
             "label": _("Description"),
@@ -193,6 +195,7 @@ async def _detail_json(
             "description": r.description,
             "age_group": r.age_group,
             "age_label": age_label(r.age_group),
+            "action": row.action_title,
             "place": None,  # reports have no place; events do
             "review_note": r.review_note,
             "reviewed_by": reviewer,
