@@ -26,14 +26,15 @@ from bot.config import Settings
 from bot.context import AppContext, JobSetup
 from bot.delivery import DeliveryEngine
 from bot.scheduler import create_scheduler
-from bot.services import broadcasts, digests, events, reports, retention
+from bot.services import broadcasts, digests, events, feedback, reports, retention
 from storage.models import utcnow
 from storage.repositories import updates
 
 log = logging.getLogger(__name__)
 # Each feature's `setup_jobs(ctx)`: registers its scheduled jobs (sync or async).
 JOB_SETUPS: tuple[JobSetup, ...] = (
-    events.setup_jobs, reports.setup_jobs, digests.setup_jobs, retention.setup_jobs
+    events.setup_jobs, reports.setup_jobs, digests.setup_jobs, retention.setup_jobs,
+    feedback.setup_jobs,
 )
 
 

@@ -15,7 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.access import AccessDenied, Actor, is_service_account
 from storage.models import Invite, Membership, MembershipStatus, Network, Role, Sector, User
-from storage.repositories import audit, events, invites, memberships, networks, reports, users
+from storage.repositories import (
+    audit,
+    events,
+    feedback,
+    invites,
+    memberships,
+    networks,
+    reports,
+    users,
+)
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{4,64}$")
 NAME_MAX = 64
@@ -321,6 +330,19 @@ async def export_data(session: AsyncSession, user: User) -> dict[str, Any]:
                 "attended": rsvp.attended,
             }
             for event, rsvp in own_answers
+        ],
+        "training_feedback": [
+            {
+                "event": event.title,
+                "network_id": event.network_id,
+                "asked_at": _iso(row.asked_at),
+                "reminded_at": _iso(row.reminded_at),
+                "answered_at": _iso(row.answered_at),
+                "usefulness": row.usefulness,
+                "will_apply": row.apply_text or None,
+                "was_missing": row.missing_text or None,
+            }
+            for event, row in await feedback.of_user(session, user.id)
         ],
         "audit_log": [
             {

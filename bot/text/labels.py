@@ -153,6 +153,8 @@ AUDIT_LABELS = {
     "digest_send": __("digest sent"),
     "digest_settings": __("digest settings changed"),
     "retention_purge": __("old data purged"),
+    "feedback_view": __("training feedback viewed"),
+    "feedback_export": __("training feedback exported"),
 }
 
 
