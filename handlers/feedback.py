@@ -19,7 +19,7 @@ from bot.keyboards import feedback as kb
 from bot.replies import say
 from bot.services import feedback
 from bot.services.access import Actor, Level
-from bot.services.feedback import FeedbackError, Problem
+from bot.services.feedback import FeedbackError
 from bot.text.formats import fmt_number
 from storage.models import utcnow
 
@@ -116,9 +116,7 @@ async def typed_answer(
     step = "apply" if raw_state == FeedbackForm.apply.state else "missing"
     try:
         following = await feedback.answer_step(session, actor, event_id, step, message.text or "")
-    except FeedbackError as exc:
-        if exc.problem != Problem.TOO_LONG:
-            await state.clear()  # asking again would not help
+    except FeedbackError as exc:  # the dialog stays (a refusal changes nothing); /cancel
         await message.answer(feedback.problem_text(exc))
         return
     await _ask_step(message, state, event_id, following)
