@@ -12,6 +12,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -21,13 +22,24 @@ from bot.roles import single_process
 from storage import crypto
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
-from storage.models import FsmRecord, Membership, Network, Process, SendJob, User, utcnow
+from storage.models import (
+    Event,
+    EventFeedback,
+    FsmRecord,
+    Membership,
+    Network,
+    Process,
+    SendJob,
+    User,
+    utcnow,
+)
 from storage.models.reports import Report
 from storage.rekey import _rekey_column, encrypted_columns, key_problem, rekey
 from storage.repositories import events as events_repo
 
 NAMES = ["ريم", "Omar", "Léa"]
 PAYLOAD = {"method": "send_message", "text": "Not reported yet: ريم, Omar"}
+FEEDBACK = ("لعب الأدوار مع ريم", "More time")  # what they will apply, what was missing
 
 
 @pytest.fixture
@@ -56,11 +68,17 @@ async def _legacy(url: str) -> None:
                      description="وصف النشاط", review_note="note", attachment_file_id="FILE"))
         s.add(FsmRecord(key="k", state="s", data={"name": "ريم"}))
         s.add(SendJob(kind="digest", payload=PAYLOAD))
+        event = Event(network_id=net.id, uid="ev-1", kind="training", title="T", place="P",
+                      starts_at=utcnow(), ends_at=utcnow())
+        s.add(event)
+        await s.flush()
+        s.add(EventFeedback(event_id=event.id, user_id=users[1].id, asked_at=utcnow(),
+                            usefulness=5, apply_text=FEEDBACK[0], missing_text=FEEDBACK[1]))
         await s.commit()
     await engine.dispose()
 
 
-async def _read(url: str) -> tuple[list[str | None], tuple[str, ...], dict[str, str], dict]:
+async def _read(url: str) -> tuple[Any, ...]:
     engine = create_engine(url)
     try:
         async with create_session_pool(engine)() as s:
@@ -69,12 +87,15 @@ async def _read(url: str) -> tuple[list[str | None], tuple[str, ...], dict[str, 
             assert r is not None
             fsm = await s.scalar(select(FsmRecord.data))
             payload = await s.scalar(select(SendJob.payload))
-            return (names, (r.description, r.review_note, r.attachment_file_id), fsm, payload)
+            f = await s.scalar(select(EventFeedback))
+            assert f is not None
+            return (names, (r.description, r.review_note, r.attachment_file_id), fsm, payload,
+                    (f.apply_text, f.missing_text))
     finally:
         await engine.dispose()
 
 
-EXPECTED = (NAMES, ("وصف النشاط", "note", "FILE"), {"name": "ريم"}, PAYLOAD)
+EXPECTED = (NAMES, ("وصف النشاط", "note", "FILE"), {"name": "ريم"}, PAYLOAD, FEEDBACK)
 
 
 async def _problem(url: str, ring: crypto.Keyring) -> str | None:
@@ -119,7 +140,8 @@ def _counts(out: list[str]) -> dict[str, tuple[int, int, int]]:
 
 
 COLUMNS = ["send_jobs.payload", "fsm_states.data", "users.display_name", "deliveries.params",
-           "reports.description", "reports.attachment_file_id", "reports.review_note"]
+           "reports.description", "reports.attachment_file_id", "reports.review_note",
+           "event_feedback.apply_text", "event_feedback.missing_text"]
 
 
 def test_rotate_key_encrypts_plaintext_then_moves_to_a_new_key(env, tmp_path, monkeypatch,
@@ -141,7 +163,7 @@ def test_rotate_key_encrypts_plaintext_then_moves_to_a_new_key(env, tmp_path, mo
                             if c == "deliveries.params" else (1, 1, 0) for c in COLUMNS}
     assert out[-1] == "done: every value is encrypted under DATA_KEY"
     old_id = crypto.key_id(crypto.parse_key(old))
-    assert _kids(env) == {old_id} and len(_stored(env)) == 8
+    assert _kids(env) == {old_id} and len(_stored(env)) == 10
     assert asyncio.run(_read(env)) == EXPECTED
 
     assert main(["rotate-key"]) == 0  # again: nothing left to do
