@@ -6,6 +6,7 @@ dispatcher; the figures with known data; the exports opened; another network ref
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -16,6 +17,7 @@ import pytest
 from aiogram.methods import SendDocument, SendMessage
 from sqlalchemy import select
 
+from bot.delivery import DeliveryEngine
 from bot.services import events, feedback, registration
 from bot.services.retention import purge
 from storage.models import AuditEntry, EventFeedback
@@ -117,6 +119,32 @@ async def test_asked_once_the_right_people_then_one_reminder_next_day(
         select(EventFeedback).execution_options(populate_existing=True)
     )).all()
     assert (stored.usefulness, stored.reminded_at, stored.asked_at) == (5, REMIND, END)
+
+
+async def test_two_workers_at_once_ask_each_person_once(
+    session, session_pool, bot, outbox, saida, i18n
+):
+    event = await new_event(session, bot, outbox, i18n, saida, START)
+    for tg_id in (GOING, MAYBE, SILENT):
+        await answer(session, event, tg_id, "going")
+    await outbox.run_until_idle()
+    bot.take_requests()
+    other = DeliveryEngine(bot, session_pool, rate=1000, per_chat_interval=0)
+    try:
+        runs = await asyncio.gather(
+            feedback.ask_due(session_pool, outbox, i18n, now=END),
+            feedback.ask_due(session_pool, other, i18n, now=END),
+        )
+        await outbox.run_until_idle()
+        await other.run_until_idle()
+    finally:
+        await other.stop()
+    assert sorted(sum(r.asked.values()) for r in runs) == [0, 3]
+    sent = [r.chat_id for r in bot.take_requests()
+            if isinstance(r, SendMessage) and r.text.startswith("📝")]
+    assert sorted(sent) == sorted([GOING, MAYBE, SILENT])  # once each
+    rows = (await session.scalars(select(EventFeedback))).all()
+    assert len(rows) == 3
 
 
 async def test_attended_are_asked_when_attendance_was_marked(
