@@ -10,6 +10,7 @@ import asyncio
 import csv
 import io
 import json
+from collections import Counter
 from datetime import timedelta
 
 import openpyxl
@@ -18,9 +19,13 @@ from aiogram.methods import SendDocument, SendMessage
 from sqlalchemy import select
 
 from bot.delivery import DeliveryEngine
+from bot.i18n import create_i18n
 from bot.services import events, feedback, registration
 from bot.services.retention import purge
+from storage.engine import create_engine, create_session_pool
+from storage.migrate import upgrade
 from storage.models import AuditEntry, EventFeedback
+from storage.repositories import events as events_repo
 from storage.repositories import feedback as repo
 from storage.repositories import memberships, users
 from tests import events_dialog
@@ -33,11 +38,15 @@ from tests.events_helpers import (
     NOW,
     SILENT,
     actor,
+    add_people,
     answer,
     new_event,
     utc,
 )
+from tests.helpers import make_network
+from tests.mocked_bot import MockedBot
 from tests.people import buttons, texts
+from tests.pg import fresh_database
 
 outbox, saida, irbid = events_dialog.outbox, events_dialog.saida, events_dialog.irbid
 LEFT = 105
@@ -308,3 +317,57 @@ async def test_leave_anonymises_and_retention_purges_the_texts(
     assert (kept[0].apply_text, kept[0].missing_text) == (None, None)
     assert [r.usefulness for r in kept][:9] == RATINGS
     assert event.id == kept[0].event_id
+
+
+# ---------------------------------------- two processes on one database (each engine its own)
+
+
+async def _two_askers(url: str, count: int = 6) -> None:
+    engines = [create_engine(url) for _ in range(2)]
+    try:
+        await upgrade(engines[0])
+        pools = [create_session_pool(e) for e in engines]
+        async with pools[0]() as session:
+            network = await make_network(session)
+            await add_people(session, network)
+            people = await events_repo.people(session, 0, network.id)
+            start = END - timedelta(hours=2)
+            for n in range(count):
+                event = await events_repo.create(
+                    session, network_id=network.id, uid=f"t{n}@test", kind="training",
+                    title=f"Training {n}", place="Hall", starts_at=start, ends_at=END,
+                    status="scheduled", sequence=0, created_at=NOW, updated_at=NOW,
+                )
+                for p in people:
+                    await events_repo.set_answer(session, event.id, p.user_id, "going", NOW)
+            await session.commit()
+        bot = MockedBot()
+        i18n = create_i18n("en")
+        outboxes = [DeliveryEngine(bot, p, rate=1000, per_chat_interval=0) for p in pools]
+        try:
+            for now in (END, REMIND):  # the questions, then the reminders
+                await asyncio.gather(*(feedback.tick(pools[n], outboxes[n], i18n, now=now)
+                                       for n in range(2)))
+            for outbox in outboxes:
+                await outbox.run_until_idle()
+        finally:
+            for outbox in outboxes:
+                await outbox.stop()
+        sent = Counter(r.chat_id for r in bot.take_requests() if isinstance(r, SendMessage))
+        assert sent == {p.tg_id: 2 * count for p in people}  # a question, a reminder, once
+        async with pools[0]() as session:
+            rows = (await session.scalars(select(EventFeedback))).all()
+        assert len(rows) == count * len(people) and all(r.reminded_at == REMIND for r in rows)
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_two_processes_on_sqlite_ask_and_remind_each_person_once(tmp_path):
+    await _two_askers(f"sqlite+aiosqlite:///{tmp_path / 'two.db'}")
+
+
+@pytest.mark.postgres
+async def test_two_processes_on_postgres_ask_and_remind_each_person_once():
+    async with fresh_database() as url:
+        await _two_askers(url)
