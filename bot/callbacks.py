@@ -292,3 +292,28 @@ class PlanRespCb(CallbackData, prefix="pres"):
     """A coordinator changes who is responsible for an action."""
 
     action_id: Int
+# Training feedback (handlers/feedback.py).
+class FbRateCb(CallbackData, prefix="fbr"):
+    """A member's 1-5 "how useful was it" after a training or workshop."""
+
+    event_id: Int
+    n: Int
+
+
+class FbSkipCb(CallbackData, prefix="fbs"):
+    """Skip one of the two optional questions: "apply" or "missing"."""
+
+    event_id: Int
+    step: str
+
+
+class FbViewCb(CallbackData, prefix="fbv"):
+    """A coordinator's view of one event's feedback."""
+
+    event_id: Int
+
+
+class FbExportCb(CallbackData, prefix="fbx"):
+    """CSV and XLSX of one event's feedback (0: of every network the actor coordinates)."""
+
+    event_id: Int = 0

@@ -38,6 +38,7 @@ COMMANDS = (
     ("reports", __("Reports of my networks"), Level.COORDINATOR),
     ("export", __("Export reports as CSV and Excel"), Level.COORDINATOR),
     ("dashboard", __("Open the dashboard: figures, people, reports"), Level.COORDINATOR),
+    ("feedback", __("What members said about the trainings"), Level.COORDINATOR),
     ("settings", __("Network settings (event reminders)"), Level.COORDINATOR),
     ("newnetwork", __("Create a network (admins)"), Level.ADMIN),
     ("audit", __("The audit log (admins)"), Level.ADMIN),

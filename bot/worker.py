@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.context import AppContext, JobSetup
 from bot.delivery import DeliveryEngine
 from bot.scheduler import create_scheduler
-from bot.services import broadcasts, digests, events, plans, reports, retention
+from bot.services import broadcasts, digests, events, feedback, plans, reports, retention
 from storage.models import utcnow
 from storage.repositories import updates
 
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 JOB_SETUPS: tuple[JobSetup, ...] = (
     events.setup_jobs, reports.setup_jobs, digests.setup_jobs, retention.setup_jobs,
     plans.setup_jobs,
+    feedback.setup_jobs,
 )
 
 

@@ -33,6 +33,10 @@ from bot.callbacks import (
     DigestSendCb,
     DigestSetCb,
     EventCb,
+    FbExportCb,
+    FbRateCb,
+    FbSkipCb,
+    FbViewCb,
     InviteCb,
     LangCb,
     LeaveCb,
@@ -71,6 +75,7 @@ from bot.callbacks import (
 from bot.services.access import Level
 from handlers.broadcasts import Bc
 from handlers.events.states import EditEvent, NewEvent
+from handlers.feedback import FeedbackForm
 from handlers.networks import NewNetwork
 from handlers.plans import MilestoneForm, PlanEdit, PlanForm
 from handlers.registration import Join
@@ -100,6 +105,7 @@ COORDS = frozenset({"coord_a", "coord_b", "admin"})
 B_SIDE = frozenset({"coord_b", "admin"})
 ONLY_B = frozenset({"coord_b"})  # a member's dialog: B's coordinator is B's member too
 NOBODY: frozenset[str] = frozenset()
+FB_NOT_ASKED = "This question is not for you: only those who took part are asked."
 
 Make = Callable[[World, str], str]  # (world, actor) -> the text or the callback data
 
@@ -169,6 +175,7 @@ COMMANDS = [
     _cmd("reports", COORDS, Level.COORDINATOR),
     _cmd("export", COORDS, Level.COORDINATOR),
     _cmd("dashboard", COORDS, Level.COORDINATOR),
+    _cmd("feedback", COORDS, Level.COORDINATOR),
     _cmd("settings", COORDS, Level.COORDINATOR),
     _cmd("newnetwork", frozenset({"admin"}), Level.ADMIN),
     _cmd("audit", frozenset({"admin"}), Level.ADMIN),
@@ -271,6 +278,13 @@ CALLBACKS = [
         for action in ("show", "who", "attend", "edit", "time", "place", "cancel")
     ),
     _cb(lambda w: AttendCb(event_id=ev(w), user_id=w.ids["user_b"]), B_SIDE),
+    # Training feedback: nobody was asked about B's event, so nobody may answer it (a
+    # forged press gets the refusal); its answers and export are B's coordinators'.
+    _cb(lambda w: FbRateCb(event_id=ev(w), n=4), NOBODY, M, denied=FB_NOT_ASKED),
+    _cb(lambda w: FbSkipCb(event_id=ev(w), step="apply"), NOBODY, M, denied=FB_NOT_ASKED),
+    _cb(lambda w: FbViewCb(event_id=ev(w)), B_SIDE, C),
+    _cb(lambda w: FbExportCb(event_id=ev(w)), B_SIDE, C),
+    _cb(lambda w: FbExportCb(event_id=0), COORDS, C, label="callback fbx:0, own networks"),
     _cb(lambda w: OffsetCb(network_id=nb(w), minutes=60), B_SIDE, C),
     _cb(lambda w: OffsetCb(network_id=nb(w), minutes=0), B_SIDE, C, label="callback remoff:0"),
     # "Understood" is the recipient's own: B's member's delivery is nobody else's.
@@ -424,6 +438,10 @@ STATES = [
         ONLY_B, M, _report, True),
     _st(ReportForm.preview, _press(lambda w: RepFormCb(action="submit")),
         ONLY_B, M, _report, True),
+    _st(FeedbackForm.apply, _text("Role plays"), NOBODY, M, lambda w: {"event_id": ev(w)},
+        False, denied=FB_NOT_ASKED),
+    _st(FeedbackForm.missing, _text("More time"), NOBODY, M, lambda w: {"event_id": ev(w)},
+        False, denied=FB_NOT_ASKED),
     _st(ReviewNote.note, _text("Which school?"), B_SIDE, C,
         lambda w: {"report_id": rep(w)}, False),
     _st(ExportRange.dates, _text("2026-01-01 2026-01-31"), B_SIDE, C, _b_net, False),

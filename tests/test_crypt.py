@@ -1,7 +1,7 @@
 """Encryption at rest (storage/crypto.py): with DATA_KEY, names, descriptions, notes,
-attachment file ids and the action plans' texts are ciphertext in the SQLite file and in
-SELECTs, read back as before; tampering is an error; without a key nothing changes; keys
-are checked."""
+attachment file ids, the action plans' texts and training feedback's texts are
+ciphertext in the SQLite file and in SELECTs, read back as before; tampering is an error;
+without a key nothing changes; keys are checked."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from bot.services.access import Actor
 from storage import crypto
 from storage.copy import copy_database
 from storage.engine import create_engine, create_session_pool
-from storage.models import User, utcnow
+from storage.models import Event, User, utcnow
 from storage.models.reports import Report
+from storage.repositories import feedback as feedback_repo
 from storage.repositories import users
 from tests.helpers import make_network, member_of
 from tests.people import texts
@@ -130,6 +131,36 @@ async def test_ciphertext_in_the_file_and_in_selects_plaintext_in_the_bot(
         assert "CREATE TABLE users" in dump
         for plain in PLAIN:
             assert plain not in dump, plain
+
+
+APPLY = "لعب الأدوار مع أهالي ريم"
+MISSING = "More time for Omar's questions"
+
+
+async def test_training_feedback_texts_are_ciphertext_in_the_file(key, settings, session, person):
+    network = await make_network(session)
+    member = person(2)
+    await member_of(session, member, network, name=NAME, sector="youth_worker")
+    user = await session.scalar(select(User))
+    event = Event(network_id=network.id, uid="ev-1", kind="training", title="T", place="P",
+                  starts_at=utcnow(), ends_at=utcnow())
+    session.add(event)
+    await session.flush()
+    await feedback_repo.add_asked(session, event.id, [user.id], utcnow())
+    await session.commit()
+    await member.press(f"fbr:{event.id}:4")
+    await member.send(APPLY)
+    assert texts(await member.send(MISSING))[-1].startswith("Thank you!")
+    row = await feedback_repo.get_own(session, event.id, user.id)
+    assert row is not None and (row.apply_text, row.missing_text) == (APPLY, MISSING)
+    await session.close()
+    path = settings.sqlite_path()
+    assert path is not None
+    kid = crypto.key_id(crypto.parse_key(key))
+    (stored,) = _raw(path, "SELECT apply_text, missing_text FROM event_feedback")
+    assert all(isinstance(v, str) and v.startswith(f"enc:1:{kid}:") for v in stored), stored
+    data = _checkpoint(path)
+    assert APPLY.encode() not in data and MISSING.encode() not in data
 
 
 async def report_service_get(session, report_id: int) -> Report:  # type: ignore[no-untyped-def]

@@ -22,7 +22,17 @@ from bot.roles import single_process
 from storage import crypto
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
-from storage.models import FsmRecord, Membership, Network, Process, SendJob, User, utcnow
+from storage.models import (
+    Event,
+    EventFeedback,
+    FsmRecord,
+    Membership,
+    Network,
+    Process,
+    SendJob,
+    User,
+    utcnow,
+)
 from storage.models.plans import PlanAction, PlanMilestone
 from storage.models.reports import Report
 from storage.rekey import _rekey_column, encrypted_columns, key_problem, rekey
@@ -30,6 +40,7 @@ from storage.repositories import events as events_repo
 
 NAMES = ["ريم", "Omar", "Léa"]
 PAYLOAD = {"method": "send_message", "text": "Not reported yet: ريم, Omar"}
+FEEDBACK = ("لعب الأدوار مع ريم", "More time")  # what they will apply, what was missing
 
 
 @pytest.fixture
@@ -64,6 +75,12 @@ async def _legacy(url: str) -> None:
         s.add(action)
         await s.flush()
         s.add(PlanMilestone(action_id=action.id, text="pitch", due_date=month))
+        event = Event(network_id=net.id, uid="ev-1", kind="training", title="T", place="P",
+                      starts_at=utcnow(), ends_at=utcnow())
+        s.add(event)
+        await s.flush()
+        s.add(EventFeedback(event_id=event.id, user_id=users[1].id, asked_at=utcnow(),
+                            usefulness=5, apply_text=FEEDBACK[0], missing_text=FEEDBACK[1]))
         await s.commit()
     await engine.dispose()
 
@@ -79,15 +96,16 @@ async def _read(url: str) -> tuple[Any, ...]:
             payload = await s.scalar(select(SendJob.payload))
             a = await s.scalar(select(PlanAction))
             m = await s.scalar(select(PlanMilestone.text))
-            assert a is not None
+            f = await s.scalar(select(EventFeedback))
+            assert a is not None and f is not None
             return (names, (r.description, r.review_note, r.attachment_file_id), fsm, payload,
-                    (a.title, a.aim, m))
+                    (a.title, a.aim, m), (f.apply_text, f.missing_text))
     finally:
         await engine.dispose()
 
 
 EXPECTED = (NAMES, ("وصف النشاط", "note", "FILE"), {"name": "ريم"}, PAYLOAD,
-            ("دوري", "aim", "pitch"))
+            ("دوري", "aim", "pitch"), FEEDBACK)
 
 
 async def _problem(url: str, ring: crypto.Keyring) -> str | None:
@@ -133,7 +151,8 @@ def _counts(out: list[str]) -> dict[str, tuple[int, int, int]]:
 
 COLUMNS = ["send_jobs.payload", "fsm_states.data", "users.display_name", "deliveries.params",
            "reports.description", "reports.attachment_file_id", "reports.review_note",
-           "plan_actions.title", "plan_actions.aim", "plan_milestones.text"]
+           "plan_actions.title", "plan_actions.aim", "plan_milestones.text",
+           "event_feedback.apply_text", "event_feedback.missing_text"]
 
 
 def test_rotate_key_encrypts_plaintext_then_moves_to_a_new_key(env, tmp_path, monkeypatch,
@@ -155,7 +174,7 @@ def test_rotate_key_encrypts_plaintext_then_moves_to_a_new_key(env, tmp_path, mo
                             if c == "deliveries.params" else (1, 1, 0) for c in COLUMNS}
     assert out[-1] == "done: every value is encrypted under DATA_KEY"
     old_id = crypto.key_id(crypto.parse_key(old))
-    assert _kids(env) == {old_id} and len(_stored(env)) == 11
+    assert _kids(env) == {old_id} and len(_stored(env)) == 13
     assert asyncio.run(_read(env)) == EXPECTED
 
     assert main(["rotate-key"]) == 0  # again: nothing left to do

@@ -21,7 +21,7 @@ from bot.cli import main
 from bot.delivery import DeliveryEngine
 from bot.heartbeat import Heartbeat
 from bot.i18n import create_i18n
-from bot.services import broadcasts, digests, events, plans, registration, reports
+from bot.services import broadcasts, digests, events, feedback, plans, registration, reports
 from bot.services.broadcasts import Content
 from storage.copy import CopyRefused, copy_database, masked, summary, tables
 from storage.engine import create_engine, create_session_pool
@@ -104,6 +104,12 @@ async def fill(url: str) -> None:
                 }, NOW)
                 await reports_repo.record_nudges(session, network.id, [member.user.id], NOW)
                 await session.commit()
+                # The training ends: those who said "going" are asked; one answers.
+                asked = await feedback.ask_due(pool, outbox, i18n, now=event.ends_at)
+                assert asked.asked == {event.id: 1}
+                await feedback.rate(session, member, event.id, 4, event.ends_at)
+                await feedback.answer_step(session, member, event.id, "apply",
+                                           "Role plays «with» parents")
                 with i18n.context(), i18n.use_locale("en"):
                     await broadcasts.send(
                         session, outbox, i18n, coordinator,

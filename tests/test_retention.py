@@ -32,6 +32,8 @@ from storage.models import (
     AuditEntry,
     Broadcast,
     Delivery,
+    Event,
+    EventFeedback,
     JobStatus,
     Network,
     ProcessedUpdate,
@@ -52,6 +54,7 @@ LEAST = {name: RETENTION_MINIMUMS[name] for name in RETENTION_MINIMUMS}
 EXPECTED = {
     "attachments": 3,  # the reports 10, 40 and 400 days old
     "report_texts": 2,  # 40 and 400
+    "feedback_texts": 2,  # asked 40 and 400 days ago
     "deliveries": 9,  # 2 + 2 + 2 of the done jobs, 1 of the cancelled, 2 of the broadcast's
     "send_jobs": 4,  # the done jobs 10, 40, 400 days old and the cancelled one
     "audit_entries": 2,  # 40 and 400
@@ -106,6 +109,14 @@ async def seed(pool: Pool, now: datetime = NOW) -> dict[str, int]:
             session.add(AuditEntry(action="join", actor_id=people[0].id, at=ago(a),
                                    details={"name": "P0"}))
             session.add(ProcessedUpdate(update_id=a, received_at=ago(a)))
+        training = Event(network_id=network.id, uid="ev-1", kind="training", title="T",
+                         place="P", starts_at=ago(401), ends_at=ago(401))
+        session.add(training)
+        await session.flush()
+        for a in AGES:  # anonymous (a member who left), as the unique key allows
+            session.add(EventFeedback(event_id=training.id, user_id=None, asked_at=ago(a),
+                                      usefulness=4, apply_text=f"Apply {a}",
+                                      missing_text=f"Missing {a}"))
         await session.commit()
         return {name: j.id for name, j in jobs.items()}
 
@@ -132,7 +143,8 @@ async def test_old_rows_go_young_rows_stay_and_the_dry_run_changes_nothing(pool:
     assert planned.counts() == EXPECTED
     assert await dump(pool) == before  # the dry run changed nothing
     assert {line.kind: line.cutoff for line in planned.lines} == {
-        "attachments": ago(7), "report_texts": ago(30), "deliveries": ago(7),
+        "attachments": ago(7), "report_texts": ago(30), "feedback_texts": ago(30),
+        "deliveries": ago(7),
         "send_jobs": ago(7), "audit_entries": ago(30), "update_ids": ago(2),
     }
 
@@ -145,6 +157,10 @@ async def test_old_rows_go_young_rows_stay_and_the_dry_run_changes_nothing(pool:
             (1, "F1", "photo"), (10, None, None), (40, None, None), (400, None, None)]
         assert [(r.description, r.review_note) for r in reports] == [
             ("Text 1", "Note 1"), ("Text 10", "Note 10"), ("", None), ("", None)]
+        answers = (await session.scalars(select(EventFeedback).order_by(EventFeedback.id))).all()
+        assert [(f.apply_text, f.missing_text, f.usefulness) for f in answers] == [
+            ("Apply 1", "Missing 1", 4), ("Apply 10", "Missing 10", 4), (None, None, 4),
+            (None, None, 4)]
         left = (await session.execute(
             select(Delivery.job_id).order_by(Delivery.job_id, Delivery.id))).scalars().all()
         assert left == [jobs["done1"]] * 2 + [jobs["running"]] * 2
@@ -159,7 +175,8 @@ async def test_old_rows_go_young_rows_stay_and_the_dry_run_changes_nothing(pool:
         assert (entry.actor_id, entry.subject_id, entry.network_id) == (None, None, None)
         assert entry.details == {
             "trigger": "cli", "counts": EXPECTED,
-            "days": {"attachments": 7, "report_texts": 30, "deliveries": 7, "send_jobs": 7,
+            "days": {"attachments": 7, "report_texts": 30, "feedback_texts": 30,
+                     "deliveries": 7, "send_jobs": 7,
                      "audit_entries": 30, "update_ids": 2},
         }
 
@@ -245,7 +262,9 @@ async def test_the_command_dry_run_then_purge(tmp_path, monkeypatch, capsys) -> 
         assert "  report_texts   kept forever (0 days)" in dry
         assert "  attachments    3 would go: older than 7 days, before " in dry
         would = _counts(dry, "would go:")
-        assert would == {k: n for k, n in EXPECTED.items() if k != "report_texts"}
+        assert "  feedback_texts kept forever (0 days)" in dry  # as long as reports' texts
+        texts = ("report_texts", "feedback_texts")
+        assert would == {k: n for k, n in EXPECTED.items() if k not in texts}
 
         assert await asyncio.to_thread(main, ["purge"]) == 0
         real = capsys.readouterr().out
@@ -257,7 +276,8 @@ async def test_the_command_dry_run_then_purge(tmp_path, monkeypatch, capsys) -> 
                 f"Text {a}" for a in AGES]  # kept forever
             entries = (await session.scalars(
                 select(AuditEntry).where(AuditEntry.action == retention.AUDIT_ACTION))).all()
-            assert [e.details["counts"] for e in entries] == [would | {"report_texts": 0}]
+            assert [e.details["counts"] for e in entries] == [
+                would | {"report_texts": 0, "feedback_texts": 0}]
     finally:
         await engine.dispose()
 

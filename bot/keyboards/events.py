@@ -11,7 +11,16 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_date
 
-from bot.callbacks import AttendCb, DigestSetCb, EventCb, NewEventCb, OffsetCb, RepSetCb, RsvpCb
+from bot.callbacks import (
+    AttendCb,
+    DigestSetCb,
+    EventCb,
+    FbViewCb,
+    NewEventCb,
+    OffsetCb,
+    RepSetCb,
+    RsvpCb,
+)
 from bot.text.labels import ANSWER_ICONS, ANSWER_LABELS, EVENT_KIND_LABELS
 from storage.repositories.events import Person
 
@@ -121,6 +130,7 @@ def event_actions(
     can_answer: bool,
     can_manage: bool,
     started: bool,
+    feedback: bool = False,
 ) -> InlineKeyboardMarkup | None:
     kb = InlineKeyboardBuilder()
     sizes: list[int] = []
@@ -140,6 +150,9 @@ def event_actions(
                 text=_("🗑 Cancel event"), callback_data=EventCb(action="cancel", event_id=event_id)
             )
             sizes.append(3)
+    if feedback:  # a training or workshop that ended: its coordinators see the answers
+        kb.button(text=_("📝 Feedback"), callback_data=FbViewCb(event_id=event_id))
+        sizes.append(1)
     if not sizes:
         return None
     kb.adjust(*sizes)

@@ -18,6 +18,7 @@ from storage.models import Invite, Membership, MembershipStatus, Network, Role, 
 from storage.repositories import (
     audit,
     events,
+    feedback,
     invites,
     memberships,
     networks,
@@ -343,6 +344,19 @@ async def export_data(session: AsyncSession, user: User) -> dict[str, Any]:
                 "attended": rsvp.attended,
             }
             for event, rsvp in own_answers
+        ],
+        "training_feedback": [
+            {
+                "event": event.title,
+                "network_id": event.network_id,
+                "asked_at": _iso(row.asked_at),
+                "reminded_at": _iso(row.reminded_at),
+                "answered_at": _iso(row.answered_at),
+                "usefulness": row.usefulness,
+                "will_apply": row.apply_text or None,
+                "was_missing": row.missing_text or None,
+            }
+            for event, row in await feedback.of_user(session, user.id)
         ],
         "audit_log": [
             {

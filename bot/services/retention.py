@@ -9,6 +9,8 @@ What goes, once older than its setting:
 * ``report_texts``: a report's description (blanked, shown as "text removed") and its
   review note. The report's type, date, counts, sector and status stay, so the
   statistics, the digests and the exports keep counting it.
+* ``feedback_texts``: the two texts of a training's feedback ("what I will apply", "what
+  was missing"), by RETAIN_REPORT_TEXT_DAYS too; the 1-5 answer stays.
 * ``deliveries``: the delivery rows of send jobs that finished (done or cancelled) before
   the cut-off; an unfinished job's rows are never purged. ``send_jobs``: those jobs too,
   except a broadcast's (the broadcast list and the digests show it).
@@ -42,6 +44,7 @@ from storage.repositories.retention import (
     AUDIT_ENTRIES,
     BATCH,
     DELIVERIES,
+    FEEDBACK_TEXTS,
     REPORT_TEXTS,
     SEND_JOBS,
     UPDATE_IDS,
@@ -60,6 +63,7 @@ CATCH_UP_DELAY = timedelta(minutes=5)
 SETTING_OF: dict[str, str] = {
     ATTACHMENTS: "retain_attachment_days",
     REPORT_TEXTS: "retain_report_text_days",
+    FEEDBACK_TEXTS: "retain_report_text_days",  # as long as reports' texts
     DELIVERIES: "retain_delivery_days",
     SEND_JOBS: "retain_delivery_days",
     AUDIT_ENTRIES: "retain_audit_days",

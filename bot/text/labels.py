@@ -161,6 +161,8 @@ AUDIT_LABELS = {
     "plan_action_responsible": __("plan action's members responsible changed"),
     "plan_milestone_add": __("plan milestone added"),
     "plan_milestone_done": __("plan milestone marked"),
+    "feedback_view": __("training feedback viewed"),
+    "feedback_export": __("training feedback exported"),
 }
 
 

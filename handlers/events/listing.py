@@ -25,7 +25,7 @@ from bot.services.events import Card, EventError
 from bot.text.labels import ANSWER_LABELS, event_kind_label
 from handlers.events.states import EditEvent, router
 from storage.models import utcnow
-from storage.models.events import Event, EventStatus
+from storage.models.events import Event, EventKind, EventStatus
 
 
 @router.callback_query(RsvpCb.filter())
@@ -111,6 +111,10 @@ def _manage_markup(
         can_answer=scheduled and event.ends_at > now and actor.user is not None,
         can_manage=scheduled and actor.can_coordinate(event.network_id),
         started=event.starts_at <= now,
+        feedback=scheduled
+        and actor.can_coordinate(event.network_id)
+        and event.kind != EventKind.MEETING
+        and event.ends_at <= now,
     )
 
 

@@ -20,6 +20,7 @@ from storage.models.events import (
     EventStatus,
     ReminderStatus,
 )
+from storage.models.feedback import EventFeedback
 from storage.models.invites import Invite
 from storage.models.members import Membership, MembershipStatus, Role, Sector, User
 from storage.models.networks import Network
@@ -56,6 +57,7 @@ __all__ = [
     "DigestSettings",
     "DigestStatus",
     "Event",
+    "EventFeedback",
     "EventKind",
     "EventReminder",
     "EventRsvp",

@@ -23,6 +23,7 @@ from storage.models import (
     AuditEntry,
     Broadcast,
     Delivery,
+    EventFeedback,
     JobStatus,
     ProcessedUpdate,
     Report,
@@ -32,6 +33,7 @@ from storage.models import (
 
 ATTACHMENTS = "attachments"
 REPORT_TEXTS = "report_texts"
+FEEDBACK_TEXTS = "feedback_texts"
 DELIVERIES = "deliveries"
 SEND_JOBS = "send_jobs"
 AUDIT_ENTRIES = "audit_entries"
@@ -72,6 +74,16 @@ KINDS: dict[str, Kind] = {
                 or_(Report.description != TEXT_REMOVED, Report.review_note.is_not(None)),
             ),
             {"description": TEXT_REMOVED, "review_note": None},
+        ),
+        # Training feedback's two texts, kept as long as reports' texts; the 1-5 stays.
+        Kind(
+            FEEDBACK_TEXTS,
+            EventFeedback.id,
+            lambda c: and_(
+                EventFeedback.asked_at < c,
+                or_(EventFeedback.apply_text.is_not(None), EventFeedback.missing_text.is_not(None)),
+            ),
+            {"apply_text": None, "missing_text": None},
         ),
         # Delivery rows of send jobs finished before the cut-off (never of unfinished ones).
         Kind(
