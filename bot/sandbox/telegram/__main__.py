@@ -1,4 +1,4 @@
-"""Run the fake Bot API standalone: ``python -m tests.fake_api --port 8081``.
+"""Run the fake Bot API standalone: ``python -m bot.sandbox.telegram --port 8081``.
 
 Prints ``READY <base_url>`` on stdout once listening; stops on SIGTERM/SIGINT.
 Drive it over HTTP under ``<base_url>/_test/...`` (see remote.py).
@@ -16,7 +16,7 @@ from .server import FakeBotAPI
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tests.fake_api", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bot.sandbox.telegram", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--token", default="123456:TEST-TOKEN")
