@@ -51,6 +51,18 @@ def make_token() -> tuple[int, str]:
     return bot_id, f"{bot_id}:AA" + "".join(secrets.choice(alphabet) for _ in range(33))
 
 
+def make_api(opts: Options, seeded: Seeded) -> SandboxBotAPI:
+    """The local Bot API: Telegram's rate limits (and 429s) only with --telegram-limits."""
+    bot_id, token = make_token()
+    return SandboxBotAPI(
+        token=token, host=HOST, port=opts.port, bot_id=bot_id,
+        bot_username=BOT_USERNAME, bot_first_name=BOT_NAME,
+        global_rate=GLOBAL_RATE if opts.telegram_limits else None,
+        per_chat_rate=PER_CHAT_RATE if opts.telegram_limits else None,
+        retry_after=1, max_calls=2000, seeded=seeded,
+    )
+
+
 def free_port(preferred: int) -> int:
     """``preferred`` if nothing listens there, else any free port."""
     for port in (preferred, 0):
@@ -130,14 +142,8 @@ async def run_sandbox(opts: Options) -> int:
         (home / "matplotlib").mkdir(parents=True)
         database_url = f"sqlite+aiosqlite:///{tmp / 'sandbox.db'}"
         seeded = await seed(database_url, demo=opts.demo)
-        bot_id, token = make_token()
-        api = SandboxBotAPI(
-            token=token, host=HOST, port=opts.port, bot_id=bot_id,
-            bot_username=BOT_USERNAME, bot_first_name=BOT_NAME,
-            global_rate=GLOBAL_RATE if opts.telegram_limits else None,
-            per_chat_rate=PER_CHAT_RATE if opts.telegram_limits else None,
-            retry_after=1, max_calls=2000, seeded=seeded,
-        )
+        api = make_api(opts, seeded)
+        token = api.token
         try:
             base_url = await api.start()
         except OSError as exc:
