@@ -72,11 +72,11 @@ MEMBERS = (
 
 # (weeks ago, weekday offset, author index, type, participants, age group, text, reviewed)
 REPORTS: tuple[tuple[int, int, int, str, int, str | None, str, bool], ...] = (
-    (8, 1, 0, ActivityType.WORKSHOP, 22, AgeGroup.ADOLESCENTS,
+    (7, 0, 0, ActivityType.WORKSHOP, 22, AgeGroup.ADOLESCENTS,
      "ورشة عن التنمّر في المدرسة مع طلاب الصف التاسع.", True),
     (7, 2, 1, ActivityType.CULTURE, 35, AgeGroup.YOUTH,
      "دوري كرة قدم للشباب في ملعب الحي، مع نقاش قصير بعد المباراة.", True),
-    (7, 4, 3, ActivityType.DIALOGUE, 14, AgeGroup.ADULTS,
+    (6, 4, 3, ActivityType.DIALOGUE, 14, AgeGroup.ADULTS,
      "Groupe de parole avec des parents sur le stress des enfants.", True),
     (6, 0, 2, ActivityType.DIALOGUE, 18, AgeGroup.MIXED,
      "لقاء حواري بين الأهالي ووجهاء الحي حول العنف بين الشباب.", True),
