@@ -404,8 +404,13 @@ class ChatView {
         el("span", {}, el("div", { class: "name" }, message.file.file_name),
            el("div", { class: "size" }, fileSize(message.file.file_size)))));
     }
-    const text = message.text !== null ? message.text : message.caption;
-    const entities = message.text !== null ? message.entities : message.caption_entities;
+    let text = message.text !== null ? message.text : message.caption;
+    let entities = message.text !== null ? message.entities : message.caption_entities;
+    if (!message.from_bot && /^\/start \S+$/.test(text || "")) {
+      // a deep link's payload: Telegram shows the person only "/start"
+      text = "/start";
+      entities = [{ type: "bot_command", offset: 0, length: 6 }];
+    }
     if (text) bubble.append(el("span", { class: "text" }, formatted(text, entities, this)));
     bubble.append(el("span", { class: "meta" }, (message.edited ? words.edited + " " : "") + clock(message.date)));
     const node = el("div", { class: "msg " + (message.from_bot ? "bot" : "me"), "data-id": message.id }, bubble);
@@ -450,6 +455,9 @@ class ChatView {
 
   renderAnswers(answers, first) {
     if (first || this.answersSeen === null) { this.answersSeen = answers.count; return; }
+    if (answers.count !== this.answersSeen) {  // answered: the buttons stop waiting
+      this.root.querySelectorAll(".ikb button.pending").forEach((b) => b.classList.remove("pending"));
+    }
     for (const answer of answers.last) {
       if (answer.n < this.answersSeen) continue;
       if (answer.url) {
@@ -486,6 +494,7 @@ function layout() {
     box.append(views.get(id).root);
   }
   document.getElementById("welcome").hidden = shown.length > 0;
+  box.hidden = shown.length === 0;
   document.getElementById("add-chat").disabled = shown.length >= MAX_CHATS
     || info.people.every((p) => shown.includes(p.id));
   const url = new URL(location.href);
@@ -541,7 +550,7 @@ function renderTop() {
   document.getElementById("network").textContent = info.network ? "· " + info.network : "";
   document.getElementById("invites").replaceChildren(...info.invites.map((i) => el("span", {
     class: "invite", title: `Send /start ${i.code} in a chat, or press its START button`,
-  }, `invite (${i.role}): `, el("code", {}, i.code))));
+  }, `${i.role}: `, el("code", {}, i.code))));
   for (const view of views.values()) view.fillPeople();
 }
 
