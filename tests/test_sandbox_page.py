@@ -70,8 +70,9 @@ def send(page: Any, user_id: int, text: str) -> None:
     box.locator(".composer .send").click()
 
 
-def bot_message(page: Any, user_id: int, contains: str) -> Any:
-    found = chat(page, user_id).locator(".msg.bot", has_text=contains).last
+def bot_message(page: Any, user_id: int, contains: str, has: str | None = None) -> Any:
+    inner = page.locator(has) if has else None
+    found = chat(page, user_id).locator(".msg.bot", has_text=contains, has=inner).last
     found.wait_for(timeout=WAIT)
     return found
 
@@ -88,7 +89,7 @@ def test_coordinator_and_member_side_by_side(sandbox: Sandbox, page: Any) -> Non
     send(page, KHALED, "/help")
     bot_message(page, KHALED, "/mydata")
     coordinator.locator(".msg.bot img").first.wait_for(timeout=WAIT)  # the digest's chart
-    digest = bot_message(page, COORDINATOR, "شبكة صيدا للوقاية")
+    digest = bot_message(page, COORDINATOR, "شبكة صيدا للوقاية", has=".ikb button")
     assert digest.locator(".ikb button").count() >= 1
     assert digest.locator("b").count() >= 1  # <b> of the bot's HTML, as formatting
     # the command menu: the coordinator's, in Arabic; typing "/" opens it

@@ -357,7 +357,8 @@ class ChatView {
     this.renderStart(state);
     this.renderKeyboard(state.keyboard);
     this.renderAnswers(state.answers, first);
-    if (first || grew || atBottom) this.messages.scrollTop = this.messages.scrollHeight;
+    this.following = first || grew || atBottom;
+    if (this.following) this.messages.scrollTop = this.messages.scrollHeight;
   }
 
   renderMessages(messages) {
@@ -396,7 +397,8 @@ class ChatView {
     const bubble = el("div", { class: "bubble", dir: "auto" });
     if (message.file && message.file.kind === "photo") {
       bubble.append(el("a", { href: API + "file/" + encodeURIComponent(message.file.file_id), target: "_blank" },
-        el("img", { src: API + "file/" + encodeURIComponent(message.file.file_id), alt: "photo" })));
+        el("img", { src: API + "file/" + encodeURIComponent(message.file.file_id), alt: "photo",
+                    onload: () => { if (this.following) this.messages.scrollTop = this.messages.scrollHeight; } })));
     } else if (message.file) {
       bubble.append(el("a", { class: "doc", href: API + "file/" + encodeURIComponent(message.file.file_id),
                               download: message.file.file_name },
