@@ -187,3 +187,39 @@ def test_formatting_is_rendered_safely_and_the_menu_button_opens_a_signed_web_ap
     assert set(fields) == {"auth_date", "query_id", "user", "hash"}
     user = json.loads(fields["user"])
     assert user["id"] == MARIE and user["first_name"] == "Marie" and user["language_code"] == "fr"
+
+
+def test_a_broadcast_arrives_side_by_side_and_the_understood_count_rises(
+    sandbox: Sandbox, page: Any
+) -> None:
+    page.goto(f"{sandbox.base_url}/?chats={COORDINATOR},{KHALED},{MARIE}")
+    coordinator = chat(page, COORDINATOR)
+    send(page, COORDINATOR, "/broadcast")
+    audience = coordinator.locator('.ikb button[data-callback="bcaud:all"]').last
+    audience.wait_for(timeout=WAIT)
+    audience.click()
+    page.wait_for_function(
+        "sel => !document.querySelector(sel)",  # the step's message was edited
+        arg=f'.chat[data-user-id="{COORDINATOR}"] .ikb button[data-callback="bcaud:all"]',
+        timeout=WAIT,
+    )
+    text = "اجتماع الخميس الساعة الخامسة"
+    send(page, COORDINATOR, text)
+    go = coordinator.locator('.ikb button[data-callback="bcgo:send"]').last
+    go.wait_for(timeout=WAIT)
+    go.click()
+    for member in (KHALED, MARIE):
+        bot_message(page, member, text, has=".ikb button")
+    ack = chat(page, KHALED).locator('.msg.bot .ikb button[data-callback^="ack:"]').last
+    ack.click()
+    toast = chat(page, KHALED).locator(".toast")
+    toast.wait_for(timeout=WAIT)
+    assert toast.inner_text() == "شكرًا!"
+    page.wait_for_function(  # the coordinator's progress: one understood
+        "sel => [...document.querySelectorAll(sel)].some("
+        "m => /فهموا: (1|١)(\\D|$)/.test(m.innerText))",
+        arg=f'.chat[data-user-id="{COORDINATOR}"] .msg.bot .bubble',
+        timeout=60_000,
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "sandbox-broadcast.png"))

@@ -419,7 +419,7 @@ class ChatView {
     if (message.inline_keyboard && message.inline_keyboard.length) {
       node.append(el("div", { class: "ikb" }, ...message.inline_keyboard.map((row) => el("div", { class: "row" },
         ...row.map((button) => {
-          const b = el("button", { type: "button", dir: "auto" }, button.text);
+          const b = el("button", { type: "button", dir: "auto", "data-callback": button.callback_data }, button.text);
           if (button.url) b.append(el("span", { class: "kind" }, "↗"));
           if (button.web_app) b.append(el("span", { class: "kind" }, "▣"));
           b.addEventListener("click", () => this.press(button, message.id, b));
