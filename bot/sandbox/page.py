@@ -252,7 +252,8 @@ class SandboxBotAPI(FakeBotAPI):
             raise _bad("ids and since are numbers") from None
         await self.wait_changed(since)
         chats = {str(uid): self._chat_view(uid) for uid in ids if uid in self._chats}
-        return web.json_response({"version": self.version, "chats": chats})
+        return web.json_response({"version": self.version, "chats": chats,
+                                  "people": len(self.user_ids)})
 
     # -- what the page does
 

@@ -540,6 +540,7 @@ async function poll() {
       const data = await response.json();
       if (controller.signal.aborted) return;
       version = data.version;
+      if (data.people !== info.people.length) refreshInfo();  // added in another tab
       for (const [id, state] of Object.entries(data.chats)) views.get(Number(id))?.update(state);
     } catch (e) {
       if (controller.signal.aborted) return;
