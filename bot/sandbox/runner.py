@@ -133,7 +133,9 @@ async def run_sandbox(opts: Options) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        # Not on Windows: there Ctrl-C cancels this coroutine, and `finally` cleans up.
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     tmp = Path(tempfile.mkdtemp(prefix="prevnet-sandbox-"))
     api: SandboxBotAPI | None = None
     child: asyncio.subprocess.Process | None = None
@@ -183,7 +185,8 @@ async def run_sandbox(opts: Options) -> int:
             await api.stop()
         shutil.rmtree(tmp, ignore_errors=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
 
 
 async def set_seeded_menus(base_url: str, token: str, seeded: Seeded) -> None:
@@ -217,5 +220,8 @@ async def _stop_child(child: asyncio.subprocess.Process) -> None:
         await asyncio.wait_for(child.wait(), timeout=STOP_TIMEOUT)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, signal.SIGKILL)
+            if hasattr(os, "killpg"):
+                os.killpg(child.pid, signal.SIGKILL)  # its session: anything it started too
+            else:
+                child.kill()
         await child.wait()
