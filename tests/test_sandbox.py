@@ -196,6 +196,7 @@ async def test_a_chat_as_its_client_shows_it(sandbox_api: SandboxBotAPI, bot: Bo
         info = await response.json()
     assert [p["id"] for p in info["people"]] == [COORDINATOR, seed.MEMBERS[3].tg_id]
     assert info["invites"] == [{"code": "CODE1234", "role": "member", "uses": 5}]
+    assert info["limits"] is False
 
     # what the person does reaches the bot as updates
     async with http.post(f"{api.base_url}/sandbox/api/send",
@@ -258,6 +259,9 @@ async def test_a_chat_as_its_client_shows_it(sandbox_api: SandboxBotAPI, bot: Bo
     query = updates[-1].callback_query
     assert query is not None and query.data == "ok"
     await bot.answer_callback_query(query.id, text="Done!", show_alert=True)
+    async with http.get(f"{api.base_url}/sandbox/api/chats",
+                        params={"ids": str(COORDINATOR)}) as response:
+        assert (await response.json())["stats"] == {"sent": 4, "too_many": 0}
     answers = (await view(http, api, COORDINATOR))["answers"]
     assert answers["count"] == 1 and answers["last"][0]["text"] == "Done!"
     assert answers["last"][0]["show_alert"] is True

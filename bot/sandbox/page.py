@@ -148,6 +148,7 @@ class SandboxBotAPI(FakeBotAPI):
             "network": self.seeded.network,
             "invites": invites,
             "people": [self._person(uid) for uid in self.user_ids],
+            "limits": self.global_rate is not None or self.per_chat_rate is not None,
             "version": self.version,
         })
 
@@ -252,8 +253,9 @@ class SandboxBotAPI(FakeBotAPI):
             raise _bad("ids and since are numbers") from None
         await self.wait_changed(since)
         chats = {str(uid): self._chat_view(uid) for uid in ids if uid in self._chats}
+        stats = {"sent": self._total_sent, "too_many": self._too_many}
         return web.json_response({"version": self.version, "chats": chats,
-                                  "people": len(self.user_ids)})
+                                  "people": len(self.user_ids), "stats": stats})
 
     # -- what the page does
 

@@ -541,11 +541,20 @@ async function poll() {
       if (controller.signal.aborted) return;
       version = data.version;
       if (data.people !== info.people.length) refreshInfo();  // added in another tab
+      showStats(data.stats);
       for (const [id, state] of Object.entries(data.chats)) views.get(Number(id))?.update(state);
     } catch (e) {
       if (controller.signal.aborted) return;
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
+  }
+}
+
+function showStats(stats) {
+  const box = document.getElementById("stats");
+  box.hidden = !info.limits;
+  if (info.limits && stats) {
+    box.textContent = `Telegram's limits on · ${stats.sent} messages sent · ${stats.too_many} refused (429)`;
   }
 }
 
