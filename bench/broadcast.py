@@ -3,7 +3,7 @@
     python -m bench.broadcast --recipients 2000 --rate 30
     python -m bench.broadcast --recipients 20000 --rate 1000
 
-Starts ``python -m tests.fake_api`` enforcing a global rate (``--server-rate``, default the
+Starts ``python -m bot.sandbox.telegram`` enforcing a global rate (``--server-rate``, default the
 configured rate) and one message per second per chat, answering 429 past them; seeds N
 users in a fresh SQLite database; enqueues one job to all of them; runs the engine until
 the job is done; prints recipients, configured rate, achieved rate (the server's first to
@@ -45,7 +45,7 @@ FIRST_USER = 1_000_000
 async def start_fake_api(
     server_rate: float | None, per_chat_rate: float | None, users: int
 ) -> tuple[asyncio.subprocess.Process, str]:
-    args = [sys.executable, "-m", "tests.fake_api", "--port", "0", "--token", TOKEN]
+    args = [sys.executable, "-m", "bot.sandbox.telegram", "--port", "0", "--token", TOKEN]
     args += ["--users", str(users), "--users-start", str(FIRST_USER), "--max-calls", "0"]
     if server_rate:
         args += ["--rate", str(server_rate)]

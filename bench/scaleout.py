@@ -3,7 +3,7 @@
     python -m bench.scaleout                      # 3 workers, 3,000 members, kill one
     python -m bench.scaleout --workers 2 --members 1000 --no-kill
 
-Starts the fake Bot API (``python -m tests.fake_api``) enforcing ``--limit`` messages per
+Starts the fake Bot API (``python -m bot.sandbox.telegram``) enforcing ``--limit`` messages per
 second for the whole bot and one per second per chat (429 past them), a fresh PostgreSQL
 database and an empty Redis database; starts every process at once (so the migrations'
 advisory lock is exercised), seeds the members, queues one broadcast to all of them, and

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot import cli_backup, cli_crypt, cli_retention
+from bot import cli_backup, cli_crypt, cli_retention, cli_sandbox
 from bot.config import SUPPORTED_LOCALES, MissingToken, Settings
 from bot.errors import CliError
 
@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=20, metavar="N",
                    help="list at most N send jobs (default 20)")
     p.set_defaults(func=cmd_status)
-    for extra in (cli_backup, cli_retention, cli_crypt):  # commands in modules of their own
+    for extra in (cli_backup, cli_retention, cli_crypt, cli_sandbox):  # modules of their own
         extra.register(sub)
     return parser
 

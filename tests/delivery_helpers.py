@@ -25,11 +25,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.delivery import DeliveryEngine, Recipient
+from bot.sandbox.telegram import FakeBotAPI
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from storage.models import Delivery, SendJob
 from tests.delivery_worker import make_bot, seed_users
-from tests.fake_api import FakeBotAPI
 
 FIRST = 5_000_000
 TEXT = {"method": "send_message", "params": {"text": "Meeting <b>moved</b>"}}

@@ -16,7 +16,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from tests.fake_api import FakeBotAPI
+from bot.sandbox.telegram import FakeBotAPI
 
 ALICE = 42
 BOB = 43

@@ -1,4 +1,4 @@
-"""The fake Bot API's formatting check (tests/fake_api/formatting.py) on every request a
+"""The fake Bot API's formatting check (bot/sandbox/telegram/formatting.py) on every request a
 MockedBot makes: what Telegram would refuse is recorded as a violation and answered with
 the 400 Telegram would give, so the bot's own error paths run too.
 
@@ -16,8 +16,8 @@ from aiogram.client.default import Default
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 
-from tests.fake_api.common import MAX_CALLBACK_DATA, MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH
-from tests.fake_api.formatting import FormattingError, parse_html, trim_formatted, utf16_len
+from bot.sandbox.telegram.common import MAX_CALLBACK_DATA, MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH
+from bot.sandbox.telegram.formatting import FormattingError, parse_html, trim_formatted, utf16_len
 from tests.mocked_bot import MockedBot, MockedSession
 
 MAX_ALERT_LENGTH = 200

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.fake_api import FakeBotAPI
+from bot.sandbox.telegram import FakeBotAPI
 
 
 @pytest.fixture

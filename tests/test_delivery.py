@@ -11,12 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery import build_method
+from bot.sandbox.telegram import FakeBotAPI
 from storage.models import Delivery, SendJob, User
 from storage.repositories.delivery import job_counts, record_ack
 from tests import delivery_helpers
 from tests.delivery_helpers import FIRST, ScriptedSession, enqueue, get_job, people, rows
 from tests.delivery_worker import seed_users
-from tests.fake_api import FakeBotAPI
 
 # The fixtures of tests/delivery_helpers.py (a migrated SQLite database and its pool, the fake
 # Bot API, a Bot on it, a DeliveryEngine factory), bound here for pytest to find.

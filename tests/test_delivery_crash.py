@@ -21,11 +21,11 @@ from aiogram import Bot
 from sqlalchemy import func, select
 
 from bot.delivery import DeliveryEngine
+from bot.sandbox.telegram import FakeBotAPI
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from storage.models import Delivery, SendJob
 from tests.delivery_worker import seed_users
-from tests.fake_api import FakeBotAPI
 from tests.pg import fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent

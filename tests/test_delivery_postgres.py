@@ -21,12 +21,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.delivery import DeliveryEngine
+from bot.sandbox.telegram import FakeBotAPI
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from storage.models import Delivery, SendJob, utcnow
 from storage.repositories import delivery as repo
 from tests.delivery_worker import make_bot, seed_users
-from tests.fake_api import FakeBotAPI
 
 pytestmark = pytest.mark.postgres
 

@@ -15,10 +15,10 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery import JobProgress, default_worker_id
+from bot.sandbox.telegram import FakeBotAPI
 from storage.models import Delivery, SendJob, utcnow
 from tests import delivery_helpers
 from tests.delivery_helpers import ScriptedSession, enqueue, get_job, people, rows, until
-from tests.fake_api import FakeBotAPI
 
 # The fixtures of tests/delivery_helpers.py (a migrated SQLite database and its pool, the fake
 # Bot API, a Bot on it, a DeliveryEngine factory), bound here for pytest to find.

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.sandbox.telegram import FakeBotAPI
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
-from tests.fake_api import FakeBotAPI
 from tests.test_digest import saida
 
 

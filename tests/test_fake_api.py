@@ -1,4 +1,4 @@
-"""Tests of the fake Telegram Bot API (tests/fake_api), driven by a real aiogram Bot over HTTP:
+"""Tests of the fake Bot API (bot/sandbox/telegram), driven by a real aiogram Bot over HTTP:
 the basics, getUpdates, webhooks, the control HTTP API, the standalone process and an
 aiogram Dispatcher polling it. Sending and files: test_fake_api_sending.py; edits,
 callbacks and copies: test_fake_api_editing.py."""
@@ -37,8 +37,8 @@ from aiogram.types import (
 )
 from aiohttp import web
 
+from bot.sandbox.telegram import FakeBotAPI
 from tests import fake_bot
-from tests.fake_api import FakeBotAPI
 from tests.fake_bot import ALICE, BOB, _close_bot, _keyboard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -319,7 +319,7 @@ async def test_standalone_process():
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.fake_api",
+        "bot.sandbox.telegram",
         "--host",
         "127.0.0.1",
         "--port",

@@ -1,4 +1,4 @@
-"""Tests of the fake Telegram Bot API (tests/fake_api), driven by a real aiogram Bot over HTTP:
+"""Tests of the fake Bot API (bot/sandbox/telegram), driven by a real aiogram Bot over HTTP:
 edits and deletes, waiting for messages, callback queries, copies and forwards."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import BufferedInputFile
 
+from bot.sandbox.telegram import FakeBotAPI
 from tests import fake_bot
-from tests.fake_api import FakeBotAPI
 from tests.fake_bot import ALICE, BOB, _keyboard
 
 # The fixtures of tests/fake_bot.py (a fake with Alice and Bob, a Bot on it), bound here for

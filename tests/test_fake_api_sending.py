@@ -1,4 +1,4 @@
-"""Tests of the fake Telegram Bot API (tests/fake_api), driven by a real aiogram Bot over HTTP:
+"""Tests of the fake Bot API (bot/sandbox/telegram), driven by a real aiogram Bot over HTTP:
 sending and its checks, blocked users, rate limits, files, fault injection."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from aiogram.exceptions import (
 )
 from aiogram.types import BufferedInputFile, LinkPreviewOptions, ReplyParameters
 
+from bot.sandbox.telegram import FakeBotAPI
 from tests import fake_bot
-from tests.fake_api import FakeBotAPI
 from tests.fake_bot import ALICE, BOB, _keyboard
 
 # The fixtures of tests/fake_bot.py (a fake with Alice and Bob, a Bot on it), bound here for

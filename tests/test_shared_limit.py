@@ -28,11 +28,11 @@ from bot.delivery.shared_limit import (
     create_shared_limits,
     key_prefix,
 )
+from bot.sandbox.telegram import FakeBotAPI
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
 from storage.models import Delivery
 from tests.delivery_worker import make_bot, seed_users
-from tests.fake_api import FakeBotAPI
 from tests.pg import fresh_database
 from tests.test_ratelimit import max_in_window
 

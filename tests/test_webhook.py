@@ -14,8 +14,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import cli
+from bot.sandbox.telegram import FakeBotAPI
 from bot.webhook import SECRET_HEADER, SecretRequestHandler, secret_problem
-from tests.fake_api import FakeBotAPI
 from tests.mocked_bot import MockedBot
 
 SECRET = "Ab-_" * 8  # 32 characters, every kind the rule allows

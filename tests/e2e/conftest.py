@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.fake_api import FakeBotAPI
+from bot.sandbox.telegram import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
 

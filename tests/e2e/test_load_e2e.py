@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
+from bot.sandbox.telegram import FakeBotAPI
 from tests.e2e.conftest import User, button_data
-from tests.fake_api import FakeBotAPI
 
 APOLOGY = "something went wrong"
 

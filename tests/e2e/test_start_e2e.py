@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import signal
 
+from bot.sandbox.telegram import FakeBotAPI
 from tests.e2e.conftest import TOKEN, Prevnet, User, prevnet_command
-from tests.fake_api import FakeBotAPI
 
 
 async def down_api() -> FakeBotAPI:

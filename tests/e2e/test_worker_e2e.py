@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 
+from bot.sandbox.telegram import FakeBotAPI
 from storage.engine import create_engine
 from storage.models import SendJob, utcnow
 from storage.models.delivery import Delivery
 from tests.e2e.conftest import Prevnet, User, button_data, prevnet_command
 from tests.e2e.test_registration_e2e import register
 from tests.e2e.test_webhook_e2e import free_port
-from tests.fake_api import FakeBotAPI
 from tests.pg import fresh_database
 
 REFUSED = (

@@ -1,5 +1,6 @@
-"""A fake Telegram Bot API server for tests and benchmarks (see server.py)."""
+"""The fake Telegram Bot API moved into the package: bot/sandbox/telegram (the sandbox's
+local Bot API). This name is kept for old imports and ``python -m tests.fake_api``."""
 
-from .server import ApiError, FakeBotAPI
+from bot.sandbox.telegram import ApiError, FakeBotAPI
 
 __all__ = ["ApiError", "FakeBotAPI"]

@@ -1,5 +1,5 @@
 """The test side over HTTP: ``{base}/_test/<action>`` calls the methods of the user side
-and of control (for a fake running in another process, ``python -m tests.fake_api``).
+and of control (for a fake running in another process, ``python -m bot.sandbox.telegram``).
 
 A part of FakeBotAPI (server.py), which combines these mixins.
 """
