@@ -41,6 +41,7 @@ from bot.dashboard import Dashboard, create_app
 from bot.delivery import DeliveryEngine
 from bot.factory import create_bot
 from bot.i18n import create_i18n
+from bot.sandbox.telegram import FakeBotAPI
 from bot.services.networks import create_network
 from storage.engine import create_engine, create_session_pool
 from storage.migrate import upgrade
@@ -48,7 +49,6 @@ from storage.models import Network
 from storage.repositories import events as events_repo
 from storage.repositories import memberships, users
 from storage.repositories import reports as reports_repo
-from tests.fake_api import FakeBotAPI
 
 T = TypeVar("T")
 TOKEN = "123456:TEST-TOKEN"  # the fake Bot API's
