@@ -223,3 +223,23 @@ def test_a_broadcast_arrives_side_by_side_and_the_understood_count_rises(
     )
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "sandbox-broadcast.png"))
+
+
+def test_the_coordinators_menu_button_opens_the_dashboard_signed_in(
+    sandbox: Sandbox, page: Any
+) -> None:
+    """The real bot sets the coordinator's Dashboard menu button (the sandbox sets WEBAPP_URL);
+    pressing it opens the dashboard with initData signed as Telegram signs it, and the
+    dashboard, which knows nothing of the sandbox, signs Rana in: Saida's week, in Arabic."""
+    page.goto(f"{sandbox.base_url}/?chats={COORDINATOR}")
+    box = chat(page, COORDINATOR)
+    box.locator(".menu-button.web-app").wait_for(timeout=WAIT)
+    with page.context.expect_page() as opened:
+        box.locator(".menu-button").click()
+    dashboard = opened.value
+    dashboard.wait_for_selector("[data-screen=overview] [data-stat=activities]", timeout=WAIT)
+    assert dashboard.get_attribute("html", "dir") == "rtl"
+    assert "شبكة صيدا للوقاية" in dashboard.inner_text("body")
+    ARTIFACTS.mkdir(exist_ok=True)
+    dashboard.set_viewport_size({"width": 390, "height": 760})
+    dashboard.screenshot(path=str(ARTIFACTS / "sandbox-dashboard-ar.png"))
