@@ -152,7 +152,7 @@ async def edit_months(
 ) -> None:
     action = await edits.action_to_edit(session, actor, callback_data.action_id)
     locale = i18n.current_locale
-    today = await edits.milestone_today(session, action, utcnow())
+    today = await edits.network_today(session, action, utcnow())
     choices = [(service.month_key(m), service.month_label(m, locale))
                for m in service.edit_start_months(today, action.start_month)]
     await state.clear()

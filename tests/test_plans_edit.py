@@ -229,6 +229,8 @@ async def test_cancel_mid_edit_leaves_it_unchanged(session, person):
     await coordinator.tap("✏️ Edit")
     await coordinator.tap("Months")
     await coordinator.tap(service.month_label(service.rules.add_months(start, 1), "en"))
+    out = await coordinator.send("next spring")
+    assert texts(out) == ["Please tap a month above, or send /cancel to keep the months."]
     out = await coordinator.send("/cancel")
     assert texts(out) == ["Cancelled. Nothing was changed."]
 

@@ -119,8 +119,8 @@ async def set_milestone_text(
     return action, True
 
 
-async def milestone_today(session: AsyncSession, action: PlanAction, now: datetime) -> date:
-    """The action's network's today (due dates are the network's days)."""
+async def network_today(session: AsyncSession, action: PlanAction, now: datetime) -> date:
+    """The action's network's today (months and due dates are the network's)."""
     return local_today(await _network(session, action), now)
 
 
@@ -130,7 +130,7 @@ async def set_milestone_due(
     """A new due date, typed (YYYY-MM-DD) or a button's: today or later, as when adding.
     A new date may be overdue again, so it may be reminded again."""
     milestone, action = await milestone_to_edit(session, actor, milestone_id)
-    today = await milestone_today(session, action, now)
+    today = await network_today(session, action, now)
     due = parse_due(due_text, today)
     if due == milestone.due_date:
         return action, False
