@@ -276,7 +276,8 @@ class PlanMsDoneCb(CallbackData, prefix="pmd"):
 
 
 class PlanFormCb(CallbackData, prefix="pf"):
-    """A button of the plan dialogs: skip, resp (a member), resp_done, start, end, due."""
+    """A button of the plan dialogs: skip, resp (a member), resp_done, start, end, due,
+    aim_clear (editing an action's aim)."""
 
     step: str
     value: str = ""
@@ -292,6 +293,20 @@ class PlanRespCb(CallbackData, prefix="pres"):
     """A coordinator changes who is responsible for an action."""
 
     action_id: Int
+
+
+class PlanEditCb(CallbackData, prefix="ped"):
+    """A coordinator edits an action: the menu, or one field (title, aim, months)."""
+
+    action_id: Int
+    what: str = "menu"
+
+
+class PlanMsEditCb(CallbackData, prefix="pme"):
+    """A coordinator edits a milestone: the menu, text, due, remove (asks), remove_ok."""
+
+    milestone_id: Int
+    what: str = "menu"
 # Training feedback (handlers/feedback.py).
 class FbRateCb(CallbackData, prefix="fbr"):
     """A member's 1-5 "how useful was it" after a training or workshop."""

@@ -1,8 +1,10 @@
 """/plan: a network's action plan. Members see it (and the actions they are responsible
-for); coordinators and admins add actions and milestones and change statuses."""
+for); coordinators and admins add actions and milestones and change statuses (editing
+titles, aims, months and milestones: handlers/plan_edits.py)."""
 
 from __future__ import annotations
 
+from datetime import date
 from html import escape
 
 from aiogram import F, Router
@@ -62,7 +64,15 @@ class MilestoneForm(StatesGroup):
 
 
 class PlanEdit(StatesGroup):
+    """Changes to an existing action (handlers/plan_edits.py, but responsible here)."""
+
     responsible = State()  # an action's members responsible, changed
+    title = State()
+    aim = State()
+    start = State()
+    end = State()
+    ms_text = State()  # a milestone's text
+    ms_due = State()  # a milestone's due date
 
 
 coordinators.message.filter(DialogNetwork(PlanForm, MilestoneForm, PlanEdit))
@@ -368,21 +378,26 @@ async def typed_milestone(
         return
     data = await state.get_data()
     plan, view = await service.open_action(session, actor, int(data["action_id"]), utcnow())
-    locale = i18n.current_locale
-    labels = {
-        "1w": _("In a week"), "2w": _("In two weeks"), "1m": _("In a month"),
-        "end": _("At the action's end"),
-    }
-    choices = [
-        (day.isoformat(), f"{labels[key]} · {fmt_date(day, locale)}")
-        for key, day in service.due_choices(plan.today, view.action.end_month)
-    ]
     await state.update_data(text=text)
     await state.set_state(MilestoneForm.due)
     await message.answer(
         _("When is it due? Tap a button or type the date as YYYY-MM-DD."),
-        reply_markup=kb.due_dates(choices),
+        reply_markup=kb.due_dates(
+            due_buttons(plan.today, view.action.end_month, i18n.current_locale)
+        ),
     )
+
+
+def due_buttons(today: date, end_month: date, locale: str) -> list[tuple[str, str]]:
+    """(YYYY-MM-DD, label) of the due-date buttons (adding or changing a milestone)."""
+    labels = {
+        "1w": _("In a week"), "2w": _("In two weeks"), "1m": _("In a month"),
+        "end": _("At the action's end"),
+    }
+    return [
+        (day.isoformat(), f"{labels[key]} · {fmt_date(day, locale)}")
+        for key, day in service.due_choices(today, end_month)
+    ]
 
 
 async def _save_milestone(

@@ -46,8 +46,10 @@ from bot.callbacks import (
     OffsetCb,
     PickNetCb,
     PlanActCb,
+    PlanEditCb,
     PlanFormCb,
     PlanMsDoneCb,
+    PlanMsEditCb,
     PlanMsNewCb,
     PlanNewCb,
     PlanRespCb,
@@ -225,6 +227,18 @@ CALLBACKS = [
     _cb(lambda w: PlanMsDoneCb(milestone_id=w.ids["milestone_b"]), B_SIDE, C),
     _cb(lambda w: PlanStatusCb(action_id=w.ids["action_b"], status="done"), B_SIDE, C),
     _cb(lambda w: PlanRespCb(action_id=w.ids["action_b"]), B_SIDE, C),
+    _cb(lambda w: PlanEditCb(action_id=w.ids["action_b"]), B_SIDE, C),
+    *(
+        _cb((lambda f: lambda w: PlanEditCb(action_id=w.ids["action_b"], what=f))(what),
+            B_SIDE, C, label=f"callback ped:{what}")
+        for what in ("title", "aim", "months")
+    ),
+    _cb(lambda w: PlanMsEditCb(milestone_id=w.ids["milestone_b"]), B_SIDE, C),
+    *(
+        _cb((lambda f: lambda w: PlanMsEditCb(milestone_id=w.ids["milestone_b"], what=f))(what),
+            B_SIDE, C, label=f"callback pme:{what}")
+        for what in ("text", "due", "remove")
+    ),
     _cb(lambda w: PickNetCb(purpose="digest", network_id=0), frozenset({"admin"}), M,
         label="callback net:digest, all networks"),
     _cb(lambda w: PickNetCb(purpose="broadcast", network_id=nb(w)), NOBODY,
@@ -296,6 +310,8 @@ CALLBACKS = [
     _cb(lambda w: DigestSendCb(network_id=nb(w), step="go"), B_SIDE, C,
         label="callback dgsend:go"),
     # Last: these end B's objects (the admin finds them already ended: still allowed).
+    _cb(lambda w: PlanMsEditCb(milestone_id=w.ids["milestone_b"], what="remove_ok"), B_SIDE, C,
+        label="callback pme:remove_ok"),
     _cb(lambda w: BcCancelCb(broadcast_id=w.ids["broadcast_b"]), B_SIDE, C),
     _cb(lambda w: EventCb(action="cancel_ok", event_id=ev(w)), B_SIDE,
         label="callback ev:cancel_ok"),
@@ -384,6 +400,14 @@ def _milestone(w: World) -> dict[str, Any]:
     return {"network_id": w.ids["net_b"], "action_id": w.ids["action_b"], "text": "M"}
 
 
+def _plan_edit(w: World) -> dict[str, Any]:
+    return {"network_id": w.ids["net_b"], "action_id": w.ids["action_b"]}
+
+
+def _ms_edit(w: World) -> dict[str, Any]:
+    return {**_plan_edit(w), "milestone_id": w.ids["milestone_b"]}
+
+
 def _network_draft(w: World) -> dict[str, Any]:
     return {"name": "Net X", "country": "LB", "tz": "Asia/Beirut", "locale": "en",
             "approval": False, "slug": "net-x"}
@@ -455,6 +479,18 @@ STATES = [
         B_SIDE, C, _plan, True),
     _st(PlanEdit.responsible, _press(lambda w: PlanFormCb(step="resp_done")), B_SIDE, C,
         lambda w: {**_milestone(w), "responsible": []}, True),
+    _st(PlanEdit.title, _text("A new title"), B_SIDE, C, _plan_edit, False),
+    _st(PlanEdit.aim, _text("A new aim"), B_SIDE, C, _plan_edit, False),
+    _st(PlanEdit.aim, _press(lambda w: PlanFormCb(step="aim_clear")), B_SIDE, C, _plan_edit,
+        True, label="dialog state PlanEdit:aim, cleared"),
+    _st(PlanEdit.start, _press(lambda w: PlanFormCb(step="start", value=_future("UTC", 0)[:7])),
+        B_SIDE, C, _plan_edit, True),
+    _st(PlanEdit.end, _press(lambda w: PlanFormCb(step="end", value=_future("UTC", 40)[:7])),
+        B_SIDE, C, lambda w: {**_plan_edit(w), "start": _future("UTC", 0)[:7]}, True),
+    _st(PlanEdit.ms_text, _text("Hall booked again"), B_SIDE, C, _ms_edit, False),
+    _st(PlanEdit.ms_due, _text(lambda: _future("UTC", 12)[:10]), B_SIDE, C, _ms_edit, False),
+    _st(PlanEdit.ms_due, _press(lambda w: PlanFormCb(step="due", value=_future("UTC", 14)[:10])),
+        B_SIDE, C, _ms_edit, True, label="dialog state PlanEdit:ms_due, tapped"),
     _st(MilestoneForm.text, _text("Hall booked"), B_SIDE, C, _milestone, False),
     _st(MilestoneForm.due, _text(lambda: _future("UTC", 9)[:10]), B_SIDE, C, _milestone, False),
     _st(NewNetwork.name, _text("Net X"), frozenset({"admin"}), Level.ADMIN, _network_draft,

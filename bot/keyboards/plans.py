@@ -10,8 +10,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import (
     PlanActCb,
+    PlanEditCb,
     PlanFormCb,
     PlanMsDoneCb,
+    PlanMsEditCb,
     PlanMsNewCb,
     PlanNewCb,
     PlanRespCb,
@@ -63,10 +65,55 @@ def action_menu(
             sizes.append(1)
         kb.button(text="➕ " + _("Milestone"), callback_data=PlanMsNewCb(action_id=action_id))
         kb.button(text="👤 " + _("Responsible"), callback_data=PlanRespCb(action_id=action_id))
-        sizes.append(2)
+        kb.button(text="✏️ " + _("Edit"), callback_data=PlanEditCb(action_id=action_id))
+        sizes += [2, 2]
+    else:
+        sizes.append(1)
     kb.button(text="⬅️ " + _("The plan"), callback_data=PlanShowCb(network_id=network_id))
-    sizes.append(1)
     kb.adjust(*sizes)
+    return kb.as_markup()
+
+
+def edit_menu(
+    action_id: int, milestones: Sequence[tuple[int, str, bool]]
+) -> InlineKeyboardMarkup:
+    """What of an action to change: title, aim, months, or one of its milestones."""
+    kb = InlineKeyboardBuilder()
+    for what, label in (("title", _("Title")), ("aim", _("Aim")), ("months", _("Months"))):
+        kb.button(text=label, callback_data=PlanEditCb(action_id=action_id, what=what))
+    for milestone_id, text, _done in milestones:
+        kb.button(text="🏁 " + _cut(text, 30),
+                  callback_data=PlanMsEditCb(milestone_id=milestone_id))
+    kb.button(text="⬅️ " + _("Back"), callback_data=PlanActCb(action_id=action_id))
+    kb.adjust(3, *([1] * (len(milestones) + 1)))
+    return kb.as_markup()
+
+
+def milestone_menu(milestone_id: int, action_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text="✏️ " + _("Text"), callback_data=PlanMsEditCb(milestone_id=milestone_id,
+                                                                 what="text"))
+    kb.button(text="📅 " + _("Due date"), callback_data=PlanMsEditCb(milestone_id=milestone_id,
+                                                                    what="due"))
+    kb.button(text="🗑 " + _("Remove"), callback_data=PlanMsEditCb(milestone_id=milestone_id,
+                                                                  what="remove"))
+    kb.button(text="⬅️ " + _("Back"), callback_data=PlanEditCb(action_id=action_id))
+    kb.adjust(2, 1, 1)
+    return kb.as_markup()
+
+
+def remove_confirm(milestone_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text="🗑 " + _("Yes, remove it"),
+              callback_data=PlanMsEditCb(milestone_id=milestone_id, what="remove_ok"))
+    kb.button(text=_("No, keep it"), callback_data=PlanMsEditCb(milestone_id=milestone_id))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def clear_aim() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("Clear the aim"), callback_data=PlanFormCb(step="aim_clear"))
     return kb.as_markup()
 
 

@@ -161,6 +161,11 @@ AUDIT_LABELS = {
     "plan_action_responsible": __("plan action's members responsible changed"),
     "plan_milestone_add": __("plan milestone added"),
     "plan_milestone_done": __("plan milestone marked"),
+    "plan_action_edit": __("plan action changed"),
+    "plan_action_months": __("plan action's months changed"),
+    "plan_milestone_edit": __("plan milestone changed"),
+    "plan_milestone_due": __("plan milestone's due date changed"),
+    "plan_milestone_remove": __("plan milestone removed"),
     "feedback_view": __("training feedback viewed"),
     "feedback_export": __("training feedback exported"),
 }

@@ -104,6 +104,11 @@ async def add_milestone(session: AsyncSession, **values: Any) -> PlanMilestone:
     return milestone
 
 
+async def delete_milestone(session: AsyncSession, milestone: PlanMilestone) -> None:
+    await session.delete(milestone)
+    await session.flush()
+
+
 async def actions_of(
     session: AsyncSession, network_id: int, statuses: Sequence[str] | None = None
 ) -> Sequence[PlanAction]:

@@ -1,7 +1,7 @@
 """Action plans: a network's actions, the members responsible, milestones, progress,
 and the reminders of overdue milestones."""
 
-from bot.services.plans import rules, texts
+from bot.services.plans import edits, rules, texts
 from bot.services.plans.actions import (
     PlanView,
     add_milestone,
@@ -28,6 +28,7 @@ from bot.services.plans.rules import (
     PlanError,
     Problem,
     due_choices,
+    edit_start_months,
     end_months,
     local_today,
     month_key,
@@ -58,6 +59,8 @@ __all__ = [
     "candidates",
     "create_action",
     "due_choices",
+    "edit_start_months",
+    "edits",
     "end_months",
     "local_today",
     "milestone_action",

@@ -34,6 +34,7 @@ class Problem(enum.StrEnum):
     TOO_MANY = "too_many"
     INCOMPLETE = "incomplete"
     GONE = "gone"
+    MILESTONE_GONE = "milestone_gone"
 
 
 class PlanError(Exception):
@@ -84,6 +85,13 @@ def month_end(month: date) -> date:
 def start_months(today: date) -> list[date]:
     first = add_months(month_start(today), -MONTHS_BACK)
     return [add_months(first, i) for i in range(MONTHS_OFFERED)]
+
+
+def edit_start_months(today: date, current: date) -> list[date]:
+    """The start months offered when an action's months change: as when creating it, and
+    its current start first when that is earlier (an action started long ago keeps it)."""
+    months = start_months(today)
+    return months if current in months else [current, *months]
 
 
 def end_months(start: date) -> list[date]:

@@ -165,6 +165,8 @@ def problem_text(error: PlanError, locale: str) -> str:
         )
     if error.problem == Problem.GONE:
         return _("This action no longer exists.")
+    if error.problem == Problem.MILESTONE_GONE:
+        return _("This milestone no longer exists.")
     return _("Something is missing. Please start again with /plan.")
 
 
