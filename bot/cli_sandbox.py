@@ -28,6 +28,9 @@ def register(sub: Any) -> None:
     p.add_argument("--telegram-limits", action="store_true",
                    help="enforce Telegram's rate limits and answer 429 beyond them "
                    "(off by default)")
+    p.add_argument("--lang", choices=("ar", "en", "fr"), default="ar",
+                   help="the chat page's language, until changed in its top bar (default "
+                   "ar; each chat keeps its own person's language)")
     p.add_argument("--log-level", default="WARNING", metavar="LEVEL",
                    help="the bot's log level (default WARNING)")
     p.set_defaults(func=cmd_sandbox)
@@ -43,4 +46,4 @@ async def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
         raise CliError("--port must be between 1 and 65535")
     return await run_sandbox(Options(port=args.port, demo=args.demo,
                                      telegram_limits=args.telegram_limits,
-                                     log_level=args.log_level.upper()))
+                                     log_level=args.log_level.upper(), lang=args.lang))

@@ -4,6 +4,7 @@ a real aiogram Bot as the bot), a Web App's signed initData, the child's environ
 from __future__ import annotations
 
 import asyncio
+import re
 import tomllib
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -29,8 +30,10 @@ from aiogram.types import (
 from aiogram.utils.web_app import check_webapp_signature, safe_parse_webapp_init_data
 from sqlalchemy import func, select
 
+from bot.i18n import create_i18n
 from bot.sandbox import runner, seed, webapp
 from bot.sandbox.page import SandboxBotAPI
+from bot.sandbox.strings import STRINGS, page_texts, translated
 from storage.engine import create_engine, create_session_pool
 from storage.models import Invite, Membership, Network, utcnow
 from storage.models.events import Event, EventRsvp
@@ -148,6 +151,74 @@ def test_the_page_ships_with_the_package_and_the_contract_holds_the_line() -> No
     [contract] = [c for c in pyproject["tool"]["importlinter"]["contracts"]
                   if c.get("forbidden_modules") == ["bot.sandbox"]]
     assert {"bot.*", "handlers", "storage"} <= set(contract["source_modules"])
+
+
+STATIC = ROOT / "bot" / "sandbox" / "static"
+
+
+def test_every_text_of_the_page_is_in_the_strings_module_and_back() -> None:
+    """Every key the page uses (t("..."), data-t*/data-c* of index.html, err_<code> of the
+    API's errors) is in bot/sandbox/strings.py, and every key there is used."""
+    script = (STATIC / "sandbox.js").read_text()
+    html = (STATIC / "index.html").read_text()
+    used = set(re.findall(r'\bt\("(\w+)"', script))
+    used |= set(re.findall(r'\sdata-[tc](?:-[a-z-]+)?="(\w+)"', html))
+    codes = set(re.findall(r'_bad\(\s*"(\w+)"', (ROOT / "bot/sandbox/page.py").read_text()))
+    assert {"name_needed", "button_gone", "bad_request"} <= codes
+    used |= {f"err_{code}" for code in codes}
+    assert len(used) > 40
+    assert set(STRINGS) == used  # none missing, none left over
+    # no English left in the script for people to read: toasts, alerts, titles go through t()
+    assert not re.search(r'(showToast|alert)\(\s*["`]', script)
+    assert not re.search(r'(title|placeholder|alt):\s*["`][A-Za-z]', script)
+    fallback = dict(re.findall(r'^\s+(\w+): "([^"]+)",$', script.split("const FALLBACK")[1]
+                               .split("};")[0], re.M))
+    assert fallback and all(STRINGS[k] == v for k, v in fallback.items())
+    # the English of index.html (before the texts arrive) is the catalogue's
+    for key, text in re.findall(r'data-t="(\w+)">([^<]+)<', html):
+        assert " ".join(text.split()) == STRINGS[key], key
+    texts = {locale: translated(create_i18n("en"), locale) for locale in ("ar", "en", "fr")}
+    for locale, allowed in (("ar", {"invite_role"}),
+                            ("fr", {"bot", "menu", "message", "ok", "photo", "add_chat"})):
+        same = {k for k, v in texts[locale].items() if v == texts["en"][k]}
+        assert same <= allowed, (locale, same)
+
+
+def test_the_page_keeps_to_logical_css() -> None:
+    css = (STATIC / "sandbox.css").read_text()
+    physical = re.compile(r"(?<![-\w])(left|right|(margin|padding|border|inset)-(left|right)"
+                          r"[\w-]*|float\s*:\s*(left|right)|text-align\s*:\s*(left|right))\s*:?")
+    assert [m.group(0) for m in physical.finditer(css)] == []
+
+
+async def test_the_page_texts_and_errors(sandbox_api: SandboxBotAPI,
+                                         http: aiohttp.ClientSession) -> None:
+    i18n = create_i18n("en")
+    base = f"{sandbox_api.base_url}/sandbox/api/"
+    for lang, expected in (("ar", "rtl"), ("fr", "ltr"), ("en", "ltr")):
+        async with http.get(base + "strings", params={"lang": lang}) as response:
+            body = await response.json()
+        assert body == page_texts(i18n, lang) and body["dir"] == expected
+    assert body["roles"] == {"member": "member", "coordinator": "coordinator"}
+    async with http.get(base + "strings", params={"lang": "de"}) as response:
+        assert (await response.json())["locale"] == "ar"  # the page's default (--lang)
+    async with http.get(base + "info") as response:
+        assert (await response.json())["language"] == "ar"
+    arabic = page_texts(i18n, "ar")
+    assert arabic["roles"]["coordinator"] != "coordinator"  # the bot's own label, translated
+    assert arabic["strings"]["add_person"] != STRINGS["add_person"]
+    for body, code in (({"name": " ", "language": "en"}, "name_needed"),
+                       ({"name": "X", "language": "de"}, "bad_language")):
+        async with http.post(base + "people", json=body) as response:
+            assert response.status == 400
+            assert (await response.json())["error"] == code
+    async with http.post(base + "send", json={"user_id": 999, "text": "hi"}) as response:
+        assert (await response.json())["error"] == "no_person"
+
+
+def test_lang_reaches_the_page() -> None:
+    api = runner.make_api(runner.Options(port=0, lang="fr"), seed.Seeded(network=""))
+    assert api.language == "fr"
 
 
 # ------------------------------------------------------------- the page's API, in-process

@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from bot.i18n import create_i18n
+from bot.sandbox.strings import page_texts
 from tests.sandbox_helpers import Sandbox
 
 CHROMIUM = "/usr/bin/chromium"
@@ -60,6 +62,11 @@ def page(browser: Any) -> Iterator[Any]:
     assert not errors, errors
 
 
+def ready(page: Any) -> None:
+    """The page has its texts and its chats (it shows nothing before: html.pending)."""
+    page.wait_for_function("() => !document.documentElement.classList.contains('pending')")
+
+
 def chat(page: Any, user_id: int) -> Any:
     return page.locator(f'.chat[data-user-id="{user_id}"]')
 
@@ -79,6 +86,7 @@ def bot_message(page: Any, user_id: int, contains: str, has: str | None = None) 
 
 def test_coordinator_and_member_side_by_side(sandbox: Sandbox, page: Any) -> None:
     page.goto(f"{sandbox.base_url}/?chats={COORDINATOR},{KHALED}")
+    ready(page)
     assert page.locator(".chat").count() == 2
     coordinator, member = chat(page, COORDINATOR), chat(page, KHALED)
     # Arabic people's chats are right-to-left, and so is their text
@@ -102,6 +110,74 @@ def test_coordinator_and_member_side_by_side(sandbox: Sandbox, page: Any) -> Non
     coordinator.locator(".composer .text").press("Escape")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "sandbox-side-by-side.png"))
+
+
+def test_the_page_speaks_arabic_right_to_left_and_switches_to_french(
+    sandbox: Sandbox, page: Any
+) -> None:
+    """The page's own texts are the catalogue's, in the page's language (Arabic by default);
+    each chat keeps its person's language and direction; the picker switches the page."""
+    i18n = create_i18n("en")
+    ar, fr = page_texts(i18n, "ar"), page_texts(i18n, "fr")
+    invites = sandbox.get("/sandbox/api/info")["invites"]
+    page.goto(f"{sandbox.base_url}/?chats={COORDINATOR},{KHALED},{MARIE}")
+    ready(page)
+    top = page.locator(".topbar")
+
+    def shows(texts: dict[str, Any]) -> None:
+        words = texts["strings"]
+        assert page.get_attribute("html", "lang") == texts["locale"]
+        assert page.get_attribute("html", "dir") == texts["dir"]
+        assert top.evaluate("e => getComputedStyle(e).direction") == texts["dir"]
+        assert page.title() == words["page_title"]
+        assert top.locator(".brand b").inner_text() == words["page_title"]
+        form = top.locator("#add-person")
+        assert form.locator("button[type=submit]").inner_text() == words["add_person"]
+        assert form.locator("input[name=name]").get_attribute("placeholder") == words["new_name"]
+        assert top.locator("#add-chat").inner_text() == words["add_chat"]
+        assert top.locator("#add-chat").get_attribute("title") == words["add_chat_title"]
+        chips = top.locator(".invite")
+        assert chips.count() == len(invites)
+        for chip, invite in zip(chips.all(), invites, strict=True):
+            role = words["invite_role"].replace("{role}", texts["roles"][invite["role"]])
+            assert " ".join(chip.inner_text().split()) == f"{role} {invite['code']}"
+        # the row above each phone is the page's: its direction, its words, the bot's roles
+        for user_id in (COORDINATOR, MARIE):
+            owner = chat(page, user_id).locator(".owner")
+            assert owner.evaluate("e => getComputedStyle(e).direction") == texts["dir"]
+            assert owner.locator(".close").get_attribute("title") == words["close_chat"]
+        picked = chat(page, COORDINATOR).locator(".who option:checked").inner_text()
+        assert texts["roles"]["coordinator"] in picked and "العربية" in picked
+
+    shows(ar)
+    # right-to-left: the brand at the right, the form for a new person to its left
+    brand, form = (top.locator(sel).bounding_box() for sel in (".brand", "#add-person"))
+    assert brand["x"] > form["x"]
+    # Marie's phone stays French and left-to-right inside the Arabic page
+    marie = chat(page, MARIE)
+    assert marie.get_attribute("dir") == "ltr"
+    assert marie.locator(".slash").get_attribute("title") == fr["strings"]["commands"]
+    assert chat(page, KHALED).locator(".slash").get_attribute("title") == ar["strings"]["commands"]
+    send(page, KHALED, "/help")  # something in a chat for the screenshot
+    bot_message(page, KHALED, "/mydata")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "sandbox-ar.png"))
+
+    page.select_option("#page-language", "fr")
+    shows(fr)
+    assert "lang=fr" in page.url
+    assert chat(page, KHALED).get_attribute("dir") == "rtl"  # Khaled's phone is still Arabic
+    page.goto(f"{sandbox.base_url}/?chats={COORDINATOR}")  # no ?lang=: the browser remembers
+    ready(page)
+    assert page.get_attribute("html", "lang") == "fr"
+    # no chat shown: the welcome, in the language the address asks for
+    page.goto(f"{sandbox.base_url}/?chats=&lang=ar")
+    welcome = page.locator("#welcome")
+    welcome.wait_for()
+    assert welcome.locator("h2").inner_text() == ar["strings"]["welcome_title"]
+    assert welcome.locator("p").all_inner_texts() == [ar["strings"]["welcome_add"],
+                                                       ar["strings"]["welcome_side"]]
+    page.screenshot(path=str(ARTIFACTS / "sandbox-welcome-ar.png"))
 
 
 def test_newcomer_joins_with_the_invite_and_edits_happen_in_place(

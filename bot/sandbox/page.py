@@ -3,7 +3,9 @@
 ``/`` and ``/static/...``: the page (bot/sandbox/static, no CDN). ``/sandbox/api/...``: what
 the page reads and does, for the people it shows:
 
-- ``GET info``: the bot, the network, the invite codes and the people;
+- ``GET info``: the bot, the network, the invite codes, the people and the page's default
+  language (``prevnet sandbox --lang``);
+- ``GET strings?lang=xx``: the page's texts in one language (bot/sandbox/strings.py);
 - ``POST people`` {name, language}: a new person (a new Telegram user, no chat yet);
 - ``GET chats?ids=1,2&since=V``: each chat as the person's Telegram client shows it (the
   messages, the reply keyboard, the command menu, the menu button, the answers to button
@@ -12,6 +14,9 @@ the page reads and does, for the people it shows:
   ``POST upload`` (multipart: user_id, file, caption): what the person does;
 - ``GET file/<file_id>``: a photo or document of a chat;
 - ``POST webapp`` {user_id, url}: the Web App's address with a signed initData.
+
+Errors answer 400 with ``{"error": code, "message": English text}``; the page shows its
+``err_<code>`` text in the page's language.
 """
 
 from __future__ import annotations
@@ -19,14 +24,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from bot.sandbox.seed import Seeded
+from bot.sandbox.strings import page_texts
 from bot.sandbox.telegram import FakeBotAPI
 from bot.sandbox.webapp import launch_url
+
+if TYPE_CHECKING:
+    from aiogram.utils.i18n import I18n
 
 LANGUAGES = ("ar", "en", "fr")
 MAX_PEOPLE = 200
@@ -46,9 +56,13 @@ STATIC_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/cs
 class SandboxBotAPI(FakeBotAPI):
     """The local Bot API of the sandbox, with the chat page's routes and a change counter."""
 
-    def __init__(self, *args: Any, seeded: Seeded | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, seeded: Seeded | None = None, language: str = "ar",
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.seeded = seeded or Seeded(network="")
+        self.language = language if language in LANGUAGES else "ar"
+        self._texts: dict[str, dict[str, Any]] = {}
+        self._i18n: I18n | None = None
         self.version = 0
         self.bot_polling = asyncio.Event()  # set at the bot's first getUpdates
         self._page_waiters: list[asyncio.Future[None]] = []
@@ -99,6 +113,7 @@ class SandboxBotAPI(FakeBotAPI):
         app.router.add_get("/static/{name}", self._static)
         api = "/sandbox/api/"
         app.router.add_get(api + "info", self._info)
+        app.router.add_get(api + "strings", self._strings)
         app.router.add_post(api + "people", self._add_person)
         app.router.add_get(api + "chats", self._chats_view)
         app.router.add_post(api + "send", self._send)
@@ -149,19 +164,31 @@ class SandboxBotAPI(FakeBotAPI):
             "invites": invites,
             "people": [self._person(uid) for uid in self.user_ids],
             "limits": self.global_rate is not None or self.per_chat_rate is not None,
+            "language": self.language,
             "version": self.version,
         })
+
+    async def _strings(self, request: web.Request) -> web.StreamResponse:
+        lang = request.query.get("lang", "")
+        locale = lang if lang in LANGUAGES else self.language
+        if locale not in self._texts:
+            if self._i18n is None:
+                from bot.i18n import create_i18n
+
+                self._i18n = create_i18n("en")
+            self._texts[locale] = page_texts(self._i18n, locale)
+        return web.json_response(self._texts[locale], headers={"Cache-Control": "no-cache"})
 
     async def _add_person(self, request: web.Request) -> web.StreamResponse:
         data = await _json(request)
         name = " ".join(str(data.get("name") or "").split())[:64]
         language = str(data.get("language") or "")
         if not name:
-            raise _bad("a name is needed")
+            raise _bad("name_needed", "a name is needed")
         if language not in LANGUAGES:
-            raise _bad(f"language must be one of {', '.join(LANGUAGES)}")
+            raise _bad("bad_language", f"language must be one of {', '.join(LANGUAGES)}")
         if len(self.user_ids) >= MAX_PEOPLE:
-            raise _bad("that is enough people for one sandbox")
+            raise _bad("too_many_people", "that is enough people for one sandbox")
         first, _, last = name.partition(" ")
         uid = next(self._new_ids)
         self.add_user(uid, first, last or None, language_code=language)
@@ -250,7 +277,7 @@ class SandboxBotAPI(FakeBotAPI):
             ids = [int(x) for x in request.query.get("ids", "").split(",") if x.strip()][:3]
             since = int(request.query.get("since", "-1"))
         except ValueError:
-            raise _bad("ids and since are numbers") from None
+            raise _bad("bad_request", "ids and since are numbers") from None
         await self.wait_changed(since)
         chats = {str(uid): self._chat_view(uid) for uid in ids if uid in self._chats}
         stats = {"sent": self._total_sent, "too_many": self._too_many}
@@ -263,9 +290,9 @@ class SandboxBotAPI(FakeBotAPI):
         try:
             uid = int(value)
         except (TypeError, ValueError):
-            raise _bad("user_id is a number") from None
+            raise _bad("bad_request", "user_id is a number") from None
         if uid not in self._chats:
-            raise _bad(f"no person {uid}")
+            raise _bad("no_person", f"no person {uid}")
         return uid
 
     async def _send(self, request: web.Request) -> web.StreamResponse:
@@ -273,7 +300,7 @@ class SandboxBotAPI(FakeBotAPI):
         uid = self._known(data.get("user_id"))
         text = str(data.get("text") or "").strip()
         if not text:
-            raise _bad("nothing to send")
+            raise _bad("nothing_to_send", "nothing to send")
         self.send_message(uid, text[:4096])
         self.changed()
         return web.json_response({"ok": True})
@@ -284,7 +311,7 @@ class SandboxBotAPI(FakeBotAPI):
         try:
             self.press_button(uid, int(data.get("message_id") or 0), str(data.get("data") or ""))
         except ValueError as exc:  # the button is gone (the message was edited meanwhile)
-            raise _bad(str(exc)) from None
+            raise _bad("button_gone", str(exc)) from None
         self.changed()
         return web.json_response({"ok": True})
 
@@ -294,10 +321,10 @@ class SandboxBotAPI(FakeBotAPI):
         upload = form.get("file")
         caption = str(form.get("caption") or "").strip() or None
         if not isinstance(upload, web.FileField):
-            raise _bad("no file")
+            raise _bad("no_file", "no file")
         content = upload.file.read()
         if not content:
-            raise _bad("the file is empty")
+            raise _bad("empty_file", "the file is empty")
         kind = upload.content_type or "application/octet-stream"
         if kind in ("image/jpeg", "image/png", "image/gif", "image/webp"):
             self.send_photo(uid, caption=caption, content=content)
@@ -326,21 +353,23 @@ class SandboxBotAPI(FakeBotAPI):
         uid = self._known(data.get("user_id"))
         url = str(data.get("url") or "")
         if not url.startswith(("http://", "https://")):
-            raise _bad("not a Web App address")
+            raise _bad("not_web_app", "not a Web App address")
         return web.json_response({"url": launch_url(url, self.token, self.user(uid))})
 
 
-def _bad(text: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=text)
+def _bad(code: str, text: str) -> web.HTTPBadRequest:
+    """A 400 the page shows as its ``err_<code>`` text (bot/sandbox/strings.py)."""
+    return web.HTTPBadRequest(text=json.dumps({"error": code, "message": text}),
+                              content_type="application/json")
 
 
 async def _json(request: web.Request) -> dict[str, Any]:
     try:
         data = await request.json()
     except ValueError:
-        raise _bad("the body must be JSON") from None
+        raise _bad("bad_request", "the body must be JSON") from None
     if not isinstance(data, dict):
-        raise _bad("the body must be a JSON object")
+        raise _bad("bad_request", "the body must be a JSON object")
     return data
 
 

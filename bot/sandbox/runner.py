@@ -42,6 +42,7 @@ class Options:
     demo: bool = True
     telegram_limits: bool = False
     log_level: str = "WARNING"
+    lang: str = "ar"  # the chat page's language until someone picks another
 
 
 def make_token() -> tuple[int, str]:
@@ -59,7 +60,7 @@ def make_api(opts: Options, seeded: Seeded) -> SandboxBotAPI:
         bot_username=BOT_USERNAME, bot_first_name=BOT_NAME,
         global_rate=GLOBAL_RATE if opts.telegram_limits else None,
         per_chat_rate=PER_CHAT_RATE if opts.telegram_limits else None,
-        retry_after=1, max_calls=2000, seeded=seeded,
+        retry_after=1, max_calls=2000, seeded=seeded, language=opts.lang,
     )
 
 

@@ -1,24 +1,28 @@
 // The chat page of `prevnet sandbox` (bot/sandbox/page.py serves it and its /sandbox/api/).
 // Text is rendered from the message's entities (what Telegram's HTML parser made of the bot's
 // parse_mode=HTML), building DOM nodes: nothing the bot sends is ever parsed as HTML here.
+//
+// Texts come from /sandbox/api/strings (bot/sandbox/strings.py, the gettext catalogues) by key:
+// t(key) in the page's language (the picker in the top bar; data-t* attributes of
+// index.html), view.t(key) in a chat's person's language (data-c* attributes), as their
+// Telegram app would show them.
 "use strict";
 
 const API = "/sandbox/api/";
 const MAX_CHATS = 3;
-const WORDS = {
-  en: { edited: "edited", bot: "bot", menu: "Menu", start: "START", message: "Message",
-        invite: "START with the invite", as: { member: "member", coordinator: "coordinator" },
-        intro: "What can this bot do?" },
-  fr: { edited: "modifié", bot: "bot", menu: "Menu", start: "DÉMARRER", message: "Message",
-        invite: "DÉMARRER avec l'invitation", as: { member: "membre", coordinator: "coordinateur" },
-        intro: "Que peut faire ce bot ?" },
-  ar: { edited: "معدّلة", bot: "بوت", menu: "القائمة", start: "ابدأ", message: "رسالة",
-        invite: "ابدأ بالدعوة", as: { member: "عضو", coordinator: "منسّق" },
-        intro: "ماذا يستطيع هذا البوت أن يفعل؟" },
+const LANGUAGES = ["ar", "en", "fr"];
+const STORE = "prevnet-sandbox-language";
+// English for the moments before (or without) /sandbox/api/strings.
+const FALLBACK = {
+  offline: "The sandbox is not answering. Is prevnet sandbox still running?",
+  err_generic: "Something went wrong. Please try again.",
 };
 const SAFE_SCHEMES = ["http:", "https:", "mailto:", "tel:"];
 
-let info = { bot: {}, invites: [], people: [], network: "" };
+let info = { bot: {}, invites: [], people: [], network: "", language: "ar" };
+const texts = {};          // language -> what /sandbox/api/strings answered
+let pageLanguage = "ar";
+let lastStats = null;
 let shown = [];            // user ids of the chats on screen, in order
 const views = new Map();   // user id -> ChatView
 let version = -1;
@@ -38,14 +42,88 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// ---------------------------------------------------------------- texts
+
+function t(key, params, language) {
+  const pack = texts[language || pageLanguage];
+  const text = (pack && pack.strings[key]) || FALLBACK[key] || key;
+  if (!params) return text;
+  return text.replace(/\{(\w+)\}/g, (m, k) => (Object.prototype.hasOwnProperty.call(params, k) ? String(params[k]) : m));
+}
+
+// The bot's own words for the roles (bot/text/labels.py), and each language's name for itself.
+function roleLabel(role, language) {
+  const pack = texts[language || pageLanguage];
+  return (pack && pack.roles[role]) || role;
+}
+
+function languageName(code) {
+  const pack = texts[pageLanguage];
+  return (pack && pack.languages[code]) || code;
+}
+
+function direction(language) {
+  const pack = texts[language];
+  return pack ? pack.dir : (language === "ar" ? "rtl" : "ltr");
+}
+
+// Numbers as the bot writes them (bot/text/formats.py: Babel's CLDR data, 0-9 in Arabic too).
+function number(n, language, digits) {
+  const locale = language === "ar" ? "ar-u-nu-latn" : language;
+  return new Intl.NumberFormat(locale, { maximumFractionDigits: digits || 0 }).format(n);
+}
+
+// data-t, data-t-title, ... (prefix "t": the page's language) or data-c... ("c": a chat's).
+function translateTree(root, prefix, language) {
+  root.querySelectorAll(`[data-${prefix}]`).forEach((node) => {
+    node.textContent = t(node.getAttribute(`data-${prefix}`), null, language);
+  });
+  for (const attr of ["title", "placeholder", "aria-label"]) {
+    root.querySelectorAll(`[data-${prefix}-${attr}]`).forEach((node) => {
+      node.setAttribute(attr, t(node.getAttribute(`data-${prefix}-${attr}`), null, language));
+    });
+  }
+}
+
+async function loadTexts() {
+  const packs = await Promise.all(LANGUAGES.map((language) => call("strings?lang=" + language)));
+  for (const pack of packs) texts[pack.locale] = pack;
+}
+
+// ---------------------------------------------------------------- the API
+
+class ApiError extends Error {
+  constructor(code, message) {
+    super(message || code);
+    this.code = code;
+  }
+}
+
 async function call(path, body) {
   const options = body instanceof FormData ? { method: "POST", body }
     : body !== undefined ? { method: "POST", body: JSON.stringify(body),
                              headers: { "Content-Type": "application/json" } }
     : {};
-  const response = await fetch(API + path, options);
-  if (!response.ok) throw new Error(await response.text());
+  let response;
+  try {
+    response = await fetch(API + path, options);
+  } catch (e) {
+    throw new ApiError("offline", String(e));
+  }
+  if (!response.ok) {
+    let answer = {};
+    try { answer = await response.json(); } catch (e) { /* not the sandbox's JSON */ }
+    throw new ApiError(answer.error || "generic", answer.message);
+  }
   return response.json();
+}
+
+// An error in the page's language: the API's code has its err_<code> text (strings.py).
+function errorText(error) {
+  if (error && error.code === "offline") return t("offline");
+  const pack = texts[pageLanguage];
+  const known = error && error.code && pack && pack.strings["err_" + error.code];
+  return known || t("err_generic");
 }
 
 function safeUrl(url) {
@@ -83,7 +161,7 @@ function entityNode(entity, inner, view) {
     case "pre": return el("pre", { "data-language": entity.language });
     case "blockquote": case "expandable_blockquote": return el("blockquote");
     case "spoiler": {
-      const node = el("span", { class: "spoiler", title: "spoiler" });
+      const node = el("span", { class: "spoiler", title: view.t("spoiler") });
       node.addEventListener("click", () => node.classList.add("shown"));
       return node;
     }
@@ -163,11 +241,11 @@ function plain(text, parent, view, inside) {
   if (last < text.length) parent.append(text.slice(last));
 }
 
-function fileSize(bytes) {
+function fileSize(bytes, language) {
   if (!bytes) return "";
-  if (bytes < 1024) return bytes + " B";
-  if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
-  return (bytes / 1024 / 1024).toFixed(1) + " MB";
+  if (bytes < 1024) return t("size_b", { n: number(bytes, language) }, language);
+  if (bytes < 1024 * 1024) return t("size_kb", { n: number(bytes / 1024, language, 1) }, language);
+  return t("size_mb", { n: number(bytes / 1024 / 1024, language, 1) }, language);
 }
 
 function clock(seconds) {
@@ -177,6 +255,7 @@ function clock(seconds) {
 
 const ICONS = {
   download: "M12 4v10m0 0-4-4m4 4 4-4M6 19h12",
+  globe: "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18M3 12h18M12 3c2.5 2.5 3.5 5.5 3.5 9s-1 6.5-3.5 9c-2.5-2.5-3.5-5.5-3.5-9s1-6.5 3.5-9",
   clip: "M16.5 6.5 8.6 14.4a2 2 0 0 0 2.8 2.8l7.8-7.8a4 4 0 0 0-5.6-5.6L5.7 11.7a6 6 0 0 0 8.5 8.5l6.3-6.3",
 };
 
@@ -218,7 +297,7 @@ class ChatView {
     this.input = q(".text");
     this.menuButton = q(".menu-button");
     this.alertBox = q(".alert");
-    q(".bot-name").textContent = info.bot.name || "Bot";
+    q(".bot-name").textContent = info.bot.name || "Prevnet";
     q(".close").addEventListener("click", () => closeChat(this.userId));
     this.who.addEventListener("change", () => swapChat(this.userId, Number(this.who.value)));
     this.composer.addEventListener("submit", (e) => {
@@ -235,21 +314,44 @@ class ChatView {
     q(".attach input").addEventListener("change", (e) => this.upload(e.target));
     this.menuButton.addEventListener("click", () => this.pressMenu());
     this.alertBox.querySelector("button").addEventListener("click", () => { this.alertBox.hidden = true; });
-    this.fillPeople();
+    this.pageChanged();
+    this.chatTexts();
   }
 
-  words() {
-    return WORDS[this.state ? this.state.person.language : "en"] || WORDS.en;
+  // The person's language: what their Telegram app shows around the bot's messages.
+  language() {
+    if (this.state) return this.state.person.language;
+    const person = info.people.find((p) => p.id === this.userId);
+    return person ? person.language : "en";
+  }
+
+  t(key, params) { return t(key, params, this.language()); }
+
+  chatTexts() {
+    const language = this.language();
+    translateTree(this.root, "c", language);
+    this.root.setAttribute("dir", direction(language));
+    this.root.setAttribute("lang", language);
+    this.root.querySelector(".sub").textContent = this.t("bot");
+  }
+
+  // The row above the phone (whose phone it is, close) is the page's, in the page's language.
+  pageChanged() {
+    const owner = this.root.querySelector(".owner");
+    owner.setAttribute("dir", direction(pageLanguage));
+    owner.setAttribute("lang", pageLanguage);
+    translateTree(owner, "t", pageLanguage);
+    this.fillPeople();
   }
 
   fillPeople() {
     this.who.replaceChildren(...info.people.map((p) => el("option", {
       value: p.id, selected: p.id === this.userId,
-    }, `\u2068${p.name}\u2069 · ${p.role || "no network yet"} · ${p.language}`)));
+    }, `\u2068${p.name}\u2069 · ${p.role ? roleLabel(p.role) : t("no_network")} · ${languageName(p.language)}`)));
   }
 
   async send(text) {
-    try { await call("send", { user_id: this.userId, text }); } catch (e) { this.showToast(String(e.message || e)); }
+    try { await call("send", { user_id: this.userId, text }); } catch (e) { this.showToast(errorText(e)); }
   }
 
   async press(button, messageId, node) {
@@ -257,7 +359,7 @@ class ChatView {
       node.classList.add("pending");
       try {
         await call("press", { user_id: this.userId, message_id: messageId, data: button.callback_data });
-      } catch (e) { node.classList.remove("pending"); this.showToast(String(e.message || e)); }
+      } catch (e) { node.classList.remove("pending"); this.showToast(errorText(e)); }
     } else if (button.url) {
       const start = deepLinkStart(button.url);
       if (start) this.send(start);
@@ -266,9 +368,9 @@ class ChatView {
       this.openWebApp(button.web_app.url);
     } else if (button.copy_text) {
       navigator.clipboard && navigator.clipboard.writeText(button.copy_text.text || "");
-      this.showToast("Copied");
+      this.showToast(this.t("copied"));
     } else {
-      this.showToast("This kind of button is not in the sandbox");
+      this.showToast(this.t("unsupported_button"));
     }
   }
 
@@ -286,7 +388,7 @@ class ChatView {
       if (win) win.location.href = answer.url; else location.assign(answer.url);
     } catch (e) {
       if (win) win.close();
-      this.showToast(String(e.message || e));
+      this.showToast(errorText(e));
     }
   }
 
@@ -299,7 +401,7 @@ class ChatView {
     const caption = this.input.value.trim();
     if (caption) { form.append("caption", caption); this.input.value = ""; }
     input.value = "";
-    try { await call("upload", form); } catch (e) { this.showToast(String(e.message || e)); }
+    try { await call("upload", form); } catch (e) { this.showToast(errorText(e)); }
   }
 
   // -- the command menu (setMyCommands for this chat's scope and language)
@@ -343,14 +445,11 @@ class ChatView {
 
   update(state) {
     const first = this.state === null;
+    const before = this.language();
     this.state = state;
-    const words = this.words();
-    const rtl = state.person.language === "ar";
-    this.root.setAttribute("dir", rtl ? "rtl" : "ltr");
-    this.root.setAttribute("lang", state.person.language);
-    this.root.querySelector(".sub").textContent = words.bot;
-    this.input.placeholder = words.message;
-    this.menuButton.textContent = state.menu_button ? state.menu_button.text : "☰ " + words.menu;
+    if (first || this.language() !== before) this.chatTexts();
+    this.input.placeholder = this.t("message");
+    this.menuButton.textContent = state.menu_button ? state.menu_button.text : "☰ " + this.t("menu");
     this.menuButton.classList.toggle("web-app", !!state.menu_button);
     const atBottom = this.messages.scrollHeight - this.messages.scrollTop - this.messages.clientHeight < 40;
     const grew = this.renderMessages(state.messages);
@@ -385,26 +484,24 @@ class ChatView {
       previous = node;
     }
     if (!messages.length) {
-      const words = this.words();
       this.messages.append(el("div", { class: "intro", dir: "auto" },
-        el("h4", {}, words.intro), this.state.description || info.bot.name || ""));
+        el("h4", {}, this.t("intro")), this.state.description || info.bot.name || ""));
     }
     return grew;
   }
 
   messageNode(message) {
-    const words = this.words();
     const bubble = el("div", { class: "bubble", dir: "auto" });
     if (message.file && message.file.kind === "photo") {
       bubble.append(el("a", { href: API + "file/" + encodeURIComponent(message.file.file_id), target: "_blank" },
-        el("img", { src: API + "file/" + encodeURIComponent(message.file.file_id), alt: "photo",
+        el("img", { src: API + "file/" + encodeURIComponent(message.file.file_id), alt: this.t("photo"),
                     onload: () => { if (this.following) this.messages.scrollTop = this.messages.scrollHeight; } })));
     } else if (message.file) {
       bubble.append(el("a", { class: "doc", href: API + "file/" + encodeURIComponent(message.file.file_id),
                               download: message.file.file_name },
         el("span", { class: "icon" }, icon("download")),
         el("span", {}, el("div", { class: "name" }, message.file.file_name),
-           el("div", { class: "size" }, fileSize(message.file.file_size)))));
+           el("div", { class: "size" }, fileSize(message.file.file_size, this.language())))));
     }
     let text = message.text !== null ? message.text : message.caption;
     let entities = message.text !== null ? message.entities : message.caption_entities;
@@ -414,7 +511,7 @@ class ChatView {
       entities = [{ type: "bot_command", offset: 0, length: 6 }];
     }
     if (text) bubble.append(el("span", { class: "text" }, formatted(text, entities, this)));
-    bubble.append(el("span", { class: "meta" }, (message.edited ? words.edited + " " : "") + clock(message.date)));
+    bubble.append(el("span", { class: "meta" }, (message.edited ? this.t("edited") + " " : "") + clock(message.date)));
     const node = el("div", { class: "msg " + (message.from_bot ? "bot" : "me"), "data-id": message.id }, bubble);
     if (message.inline_keyboard && message.inline_keyboard.length) {
       node.append(el("div", { class: "ikb" }, ...message.inline_keyboard.map((row) => el("div", { class: "row" },
@@ -434,12 +531,11 @@ class ChatView {
     this.startArea.hidden = !empty;
     this.composer.hidden = empty;
     if (!empty) return;
-    const words = this.words();
-    const buttons = [el("button", { type: "button", class: "start", onclick: () => this.send("/start") }, words.start)];
+    const buttons = [el("button", { type: "button", class: "start", onclick: () => this.send("/start") }, this.t("start"))];
     for (const invite of info.invites) {
       buttons.push(el("button", { type: "button", class: "secondary start-invite", "data-code": invite.code,
                                   onclick: () => this.send("/start " + invite.code) },
-        `${words.invite} (${words.as[invite.role] || invite.role})`));
+        this.t("start_invite", { role: roleLabel(invite.role, this.language()) })));
     }
     this.startArea.replaceChildren(...buttons);
   }
@@ -499,9 +595,7 @@ function layout() {
   box.hidden = shown.length === 0;
   document.getElementById("add-chat").disabled = shown.length >= MAX_CHATS
     || info.people.every((p) => shown.includes(p.id));
-  const url = new URL(location.href);
-  url.searchParams.set("chats", shown.join(","));
-  history.replaceState(null, "", url);
+  keepInUrl();
   restartPolling();
 }
 
@@ -540,11 +634,13 @@ async function poll() {
       const data = await response.json();
       if (controller.signal.aborted) return;
       version = data.version;
+      document.getElementById("offline").hidden = true;
       if (data.people !== info.people.length) refreshInfo();  // added in another tab
       showStats(data.stats);
       for (const [id, state] of Object.entries(data.chats)) views.get(Number(id))?.update(state);
     } catch (e) {
       if (controller.signal.aborted) return;
+      document.getElementById("offline").hidden = false;
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }
@@ -553,17 +649,53 @@ async function poll() {
 function showStats(stats) {
   const box = document.getElementById("stats");
   box.hidden = !info.limits;
-  if (info.limits && stats) {
-    box.textContent = `Telegram's limits on · ${stats.sent} messages sent · ${stats.too_many} refused (429)`;
+  if (stats) lastStats = stats;
+  if (info.limits && lastStats) {
+    box.textContent = t("limits", { sent: number(lastStats.sent, pageLanguage),
+                                    refused: number(lastStats.too_many, pageLanguage) });
   }
 }
 
 function renderTop() {
   document.getElementById("network").textContent = info.network ? "· " + info.network : "";
   document.getElementById("invites").replaceChildren(...info.invites.map((i) => el("span", {
-    class: "invite", title: `Send /start ${i.code} in a chat, or press its START button`,
-  }, `${i.role}: `, el("code", {}, i.code))));
+    class: "invite", title: t("invite_hint", { code: i.code }),
+  }, t("invite_role", { role: roleLabel(i.role) }) + " ", el("code", { dir: "ltr" }, i.code))));
   for (const view of views.values()) view.fillPeople();
+}
+
+// ?chats=...&lang=...: a reload (or a bookmark) shows the same chats in the same language.
+function keepInUrl() {
+  const url = new URL(location.href);
+  url.searchParams.set("chats", shown.join(","));
+  url.searchParams.set("lang", pageLanguage);
+  history.replaceState(null, "", url);
+}
+
+function setPageLanguage(language) {
+  pageLanguage = LANGUAGES.includes(language) ? language : info.language;
+  const root = document.documentElement;
+  root.lang = pageLanguage;
+  root.dir = direction(pageLanguage);
+  document.title = t("page_title");
+  translateTree(document.body, "t", pageLanguage);
+  document.getElementById("page-language").value = pageLanguage;
+  try { localStorage.setItem(STORE, pageLanguage); } catch (e) { /* private mode */ }
+  renderTop();
+  showStats(null);
+  for (const view of views.values()) view.pageChanged();
+  keepInUrl();
+}
+
+// The page's language: the address's ?lang=, else the last one picked in this browser, else
+// `prevnet sandbox --lang` (Arabic unless told otherwise: the room's language, whatever the
+// trainer's laptop is set to).
+function firstLanguage() {
+  const asked = new URL(location.href).searchParams.get("lang");
+  if (LANGUAGES.includes(asked)) return asked;
+  let stored = null;
+  try { stored = localStorage.getItem(STORE); } catch (e) { /* private mode */ }
+  return LANGUAGES.includes(stored) ? stored : info.language;
 }
 
 async function refreshInfo() {
@@ -580,9 +712,14 @@ document.getElementById("add-person").addEventListener("submit", async (event) =
     await refreshInfo();
     openChat(person.id);
   } catch (e) {
-    alert(String(e.message || e));
+    alert(errorText(e));
   }
 });
+
+document.getElementById("page-language").addEventListener("change", (event) => {
+  setPageLanguage(event.target.value);
+});
+document.querySelector(".page-language").prepend(icon("globe"));
 
 document.getElementById("add-chat").addEventListener("click", () => {
   const next = info.people.find((p) => !shown.includes(p.id));
@@ -590,8 +727,16 @@ document.getElementById("add-chat").addEventListener("click", () => {
 });
 
 (async function start() {
-  await refreshInfo();
-  const asked = new URL(location.href).searchParams.get("chats");
+  const asked = new URL(location.href).searchParams.get("chats");  // before keepInUrl()
+  try {
+    [info] = await Promise.all([call("info"), loadTexts()]);
+  } catch (e) {
+    document.documentElement.classList.remove("pending");
+    document.getElementById("offline").hidden = false;
+    return;
+  }
+  setPageLanguage(firstLanguage());
+  document.documentElement.classList.remove("pending");
   const known = new Set(info.people.map((p) => p.id));
   if (asked !== null) {
     shown = asked.split(",").map(Number).filter((id) => known.has(id)).slice(0, MAX_CHATS);
