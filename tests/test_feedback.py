@@ -371,3 +371,42 @@ async def test_two_processes_on_sqlite_ask_and_remind_each_person_once(tmp_path)
 async def test_two_processes_on_postgres_ask_and_remind_each_person_once():
     async with fresh_database() as url:
         await _two_askers(url)
+
+
+async def test_a_skip_on_an_older_question_leaves_a_report_under_way(
+    session, session_pool, bot, outbox, saida, i18n, person
+):
+    """The last Skip ends the feedback, not the /report dialog started since."""
+    event = await new_event(session, bot, outbox, i18n, saida, START)
+    await answer(session, event, GOING, "going")
+    await tick(session_pool, outbox, i18n, END)
+    bot.take_requests()
+    member = person(GOING)
+    await member.tap("4")
+    out = await member.send("Listening circles")
+    assert any("What was missing" in t for t in texts(out))
+    out = await member.send("/report")
+    assert any("What kind of activity" in t for t in texts(out))
+    out = await member.press(f"fbs:{event.id}:missing")
+    assert texts(out)[-1] == "Thank you! Your answers help plan the next trainings."
+    out = await member.tap("Workshop")
+    assert any("When did it take place?" in t for t in texts(out))  # the report goes on
+
+
+async def test_a_skip_during_another_dialog_asks_the_next_question_below(
+    session, session_pool, bot, outbox, saida, i18n, person
+):
+    event = await new_event(session, bot, outbox, i18n, saida, START)
+    await answer(session, event, GOING, "going")
+    await tick(session_pool, outbox, i18n, END)
+    bot.take_requests()
+    member = person(GOING)
+    await member.tap("4")
+    await member.send("/report")
+    out = await member.press(f"fbs:{event.id}:apply")
+    (asked,) = [r for r in out if isinstance(r, SendMessage)]  # a new message, not an edit
+    assert "What was missing" in asked.text
+    await member.send("More role plays")
+    row = await repo.get_own(session, event.id, (await users.get_by_tg_id(session, GOING)).id)
+    assert row is not None and (row.apply_text, row.missing_text) == ("", "More role plays")
+
