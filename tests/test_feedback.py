@@ -12,6 +12,7 @@ import io
 import json
 from collections import Counter
 from datetime import timedelta
+from html import escape
 
 import openpyxl
 import pytest
@@ -410,3 +411,36 @@ async def test_a_skip_during_another_dialog_asks_the_next_question_below(
     row = await repo.get_own(session, event.id, (await users.get_by_tg_id(session, GOING)).id)
     assert row is not None and (row.apply_text, row.missing_text) == ("", "More role plays")
 
+
+def test_long_answers_are_cut_at_whole_lines_and_both_lists_stay(i18n):
+    """Eleven long answers of each kind pass Telegram's 4,096: each list is cut at a whole
+    answer (never inside "&amp;" or a tag) and the second list is still there."""
+    from types import SimpleNamespace
+
+    from bot.text.formats import utf16_len
+
+    event = SimpleNamespace(
+        title="First aid", kind="training", ends_at=END, starts_at=END - timedelta(hours=2),
+        network=SimpleNamespace(timezone="Asia/Beirut"),
+    )
+    apply = [f"{n} " + "role plays & <games> " * 23 for n in range(11)]
+    missing = [f"{n} " + "more time & space " * 27 for n in range(11)]
+    with i18n.context(), i18n.use_locale("en"):
+        text = feedback.results_text(event, 11, 11, 4.0, {4: 11}, apply, missing, "en",  # type: ignore[arg-type]
+                                     now=END + timedelta(days=1))
+    assert utf16_len(text) <= 4096
+    lines = text.split("\n")
+    assert "<b>What they will apply</b>" in lines and "<b>What was missing</b>" in lines
+    assert lines[-1] == "Answers are shown without names."
+    whole = {f"• {escape(t)}" for t in apply + missing}
+    bullets = [line for line in lines if line.startswith("• ")]
+    assert len(bullets) >= 4 and all(line in whole for line in bullets)
+
+
+async def test_the_overview_in_arabic_has_no_latin_comma(session, bot, outbox, saida, i18n):
+    await _answered_workshop(session, bot, outbox, i18n, saida)
+    admin = await actor(session, 1, frozenset({1}))
+    overview = await feedback.overview(session, admin, END + timedelta(days=3))
+    with i18n.context(), i18n.use_locale("ar"):
+        text = feedback.overview_text(overview, "ar")
+    assert f"({saida.name}، " in text and f"({saida.name}, " not in text

@@ -24,6 +24,17 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def fit_lines(text: str, limit: int = 4096) -> str:
+    """Whole lines of ``text`` within ``limit`` (UTF-16, as Telegram counts), then "…": an
+    HTML text whose tags and entities close on each line stays valid HTML."""
+    if utf16_len(text) <= limit:
+        return text
+    lines = text.split("\n")
+    while lines and utf16_len("\n".join(lines)) + 2 > limit:
+        lines.pop()
+    return "\n".join(lines) + "\n…"
+
+
 def first_words(text: str | None, limit: int = 40) -> str:
     """The start of a text on one line, cut at a word ("Football with the…");
     plain text (escape it for HTML)."""
