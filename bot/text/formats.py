@@ -15,8 +15,18 @@ def fmt_number(n: int, locale: str) -> str:
     return format_decimal(n, locale=locale)
 
 
+RTL_LANGUAGES = frozenset({"ar"})
+FSI, PDI = "\u2068", "\u2069"  # first-strong isolate ... pop directional isolate
+
+
 def fmt_date(day: date, locale: str, form: str = "medium") -> str:
-    return format_date(day, format=form, locale=locale)
+    """The day in the locale's words. In Arabic it is an isolate: Babel's "02/12/2026"
+    (with right-to-left marks) stays whole beside a Latin "R-13" or in a line that starts
+    with Latin words, where it was shown as "02 · R-13/2026/12"."""
+    text = format_date(day, format=form, locale=locale)
+    if locale.split("_")[0] in RTL_LANGUAGES:
+        return f"{FSI}{text}{PDI}"
+    return text
 
 
 def utf16_len(text: str) -> int:
