@@ -6,8 +6,13 @@ handler returns. Before slow work, `await callback_answer.now()` answers at once
 spinner stops); a handler registered with `flags={"callback_answer": {"pre": True}}`
 is answered before it runs (it starts slow work at once).
 
-A handler that raises is not answered here: handlers/errors.py answers with its apology,
-or, when the press was already answered (`answered_early`), sends it as a message.
+An edit that changes nothing (Telegram's "message is not modified", a button pressed
+twice quickly: both presses carry the old message) is not an error: the press is answered
+as if the handler had returned.
+
+A handler that raises anything else is not answered here: handlers/errors.py answers with
+its apology, or, when the press was already answered (`answered_early`), sends it as a
+message.
 Flood control (bot/flow.py) answers the presses it drops itself; they never get here.
 """
 
@@ -22,6 +27,8 @@ from aiogram.dispatcher.flags import get_flag
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, TelegramObject
 from aiogram.utils import callback_answer as aiogram_callback_answer
+
+from bot.replies import not_modified
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +85,13 @@ class CallbackAnswerMiddleware(aiogram_callback_answer.CallbackAnswerMiddleware)
             await answer.now()
         try:
             result = await handler(event, data)
+        except TelegramBadRequest as exc:
+            if not not_modified(exc):
+                if answer.answered:
+                    _answered_then_failed.set(event.id)
+                raise
+            log.debug("press %s: the message already shows it (%s)", event.id, exc.message)
+            result = None
         except Exception:
             if answer.answered:
                 _answered_then_failed.set(event.id)

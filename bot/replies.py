@@ -11,6 +11,12 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKey
 log = logging.getLogger(__name__)
 
 
+def not_modified(exc: TelegramBadRequest) -> bool:
+    """Telegram's answer to an edit that changes nothing: the message already shows it
+    (a button pressed twice quickly, the same screen asked for again)."""
+    return "message is not modified" in exc.message
+
+
 async def say(
     event: Message | CallbackQuery, text: str, reply_markup: InlineKeyboardMarkup | None = None
 ) -> None:
@@ -21,7 +27,9 @@ async def say(
             try:
                 await message.edit_text(text, reply_markup=reply_markup)
                 return
-            except TelegramBadRequest:
+            except TelegramBadRequest as exc:
+                if not_modified(exc):  # it shows this already: no second copy below
+                    return
                 log.debug("edit failed; sending a new message", exc_info=True)
             await message.answer(text, reply_markup=reply_markup)
         elif event.from_user is not None and event.bot is not None:

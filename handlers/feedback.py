@@ -43,6 +43,7 @@ class FeedbackForm(StatesGroup):
 
 
 STATE_OF = {"apply": FeedbackForm.apply, "missing": FeedbackForm.missing}
+FEEDBACK_STATES = {s.state for s in STATE_OF.values()}
 
 
 def _refuse(callback_answer: CallbackAnswer, exc: FeedbackError) -> None:
@@ -54,7 +55,9 @@ async def _ask_step(
     event: Message | CallbackQuery, state: FSMContext, event_id: int, step: str | None
 ) -> None:
     if step is None:
-        await state.clear()
+        # A Skip pressed on an older question must not end a dialog started since (/report).
+        if await state.get_state() in FEEDBACK_STATES:
+            await state.clear()
         await say(event, feedback.done_text())
         return
     await state.set_state(STATE_OF[step])
@@ -102,6 +105,13 @@ async def skip(
         )
     except FeedbackError as exc:
         _refuse(callback_answer, exc)
+        return
+    current = await state.get_state()
+    if step is not None and current is not None and current not in FEEDBACK_STATES \
+            and isinstance(query.message, Message):
+        # Another dialog was under way: the next question comes below, where it is seen,
+        # not in place of the old question further up.
+        await _ask_step(query.message, state, callback_data.event_id, step)
         return
     await _ask_step(query, state, callback_data.event_id, step)
 

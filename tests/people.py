@@ -12,7 +12,7 @@ from typing import Any
 
 from aiogram import Dispatcher
 from aiogram.methods import AnswerCallbackQuery, TelegramMethod
-from aiogram.types import CallbackQuery, Chat, Message, Update, User
+from aiogram.types import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update, User
 
 from tests.mocked_bot import MockedBot
 
@@ -61,15 +61,18 @@ class Person:
         return await self.feed(Update(update_id=next(_update_ids), message=self.message(**fields)))
 
     async def press(
-        self, data: str, message_id: int = 1, message_text: str = "…"
+        self, data: str, message_id: int = 1, message_text: str = "…",
+        reply_markup: InlineKeyboardMarkup | None = None,
     ) -> list[TelegramMethod[Any]]:
-        """A button press; fails unless the bot answered it exactly once."""
+        """A button press; fails unless the bot answered it exactly once. `reply_markup`:
+        the buttons the pressed message showed (Telegram sends them with the press)."""
         message = Message(
             message_id=message_id,
             date=datetime.now(UTC),
             chat=self.chat,
             from_user=User(id=42, is_bot=True, first_name="Prevnet"),
             text=message_text,
+            reply_markup=reply_markup,
         )
         query = CallbackQuery(
             id=str(next(_update_ids)),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiogram.methods import AnswerCallbackQuery, SendMessage
 
-from bot.callbacks import BcStepCb, PickNetCb, RepSetCb
+from bot.callbacks import BcStepCb, PickNetCb, PlanShowCb, RepSetCb
 from bot.services import digests, events, registration
 from tests.helpers import make_network, member_of
 from tests.people import ADMIN_ID, Person
@@ -111,3 +111,42 @@ async def test_a_press_answered_too_late_is_only_logged(saida, person, bot, capl
     answer, out = await press_once(person(79), "nosuch:1")
     assert out == [answer]  # no apology attempted for it
     assert "could not answer callback query" in caplog.text
+
+
+NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and "
+                "reply markup are exactly the same as a current content and reply markup of "
+                "the message")
+
+
+async def test_a_button_pressed_twice_quickly_is_thanked_twice_never_apologised(  # type: ignore[no-untyped-def]
+    saida, person, delivery, bot
+) -> None:
+    """Both presses carry the message as it was, buttons and all: the second edit changes
+    nothing, and Telegram says so; that is no error."""
+    member, coordinator = person(2), person(3)
+    await coordinator.send("/broadcast")
+    await coordinator.tap("Everyone")
+    await coordinator.send("Training on Sunday")
+    await coordinator.tap("Send now")
+    await delivery.run_until_idle()
+    (sent,) = [r for r in bot.take_requests()
+               if isinstance(r, SendMessage) and r.chat_id == member.user.id]
+    markup = sent.reply_markup
+    data = markup.inline_keyboard[0][0].callback_data
+    out = await member.press(data, reply_markup=markup)
+    assert [type(r).__name__ for r in out] == ["EditMessageReplyMarkup", "AnswerCallbackQuery"]
+    assert answers(out)[0].text == "Thank you!"
+    bot.session.add_error(400, NOT_MODIFIED)  # the buttons went with the first press
+    out = await member.press(data, reply_markup=markup)
+    (second,) = answers(out)
+    assert (second.text, second.show_alert) == ("Thank you!", None)
+    assert messages(out) == []
+
+
+async def test_a_screen_shown_again_is_not_sent_a_second_time(saida, person, bot) -> None:  # type: ignore[no-untyped-def]
+    network, _tripoli = saida
+    member = person(2)
+    bot.session.add_error(400, NOT_MODIFIED)  # the plan is already on that message
+    answer, out = await press_once(member, PlanShowCb(network_id=network.id).pack())
+    assert answer.text is None
+    assert [type(r).__name__ for r in out] == ["EditMessageText", "AnswerCallbackQuery"]

@@ -319,6 +319,27 @@ def test_hash_route_survives_a_reload_and_back_is_telegrams(browser, server):
     page.context.close()
 
 
+def test_a_network_with_only_its_coordinator_is_not_praised(browser, server, texts):
+    """A new network: its coordinator is listed, never silent; "Everyone reported, well
+    done!" would praise what nobody did. The page says there are no members yet."""
+    data = api_get(server, "participation?weeks=4", IRBID_COORDINATOR)
+    data["members"] = [m for m in data["members"] if m["role"] == "coordinator"]
+    assert data["members"]
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    context.route("**/app/api/participation*", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps(data)))
+    page = context.new_page()
+    user = dict(urllib.parse.parse_qsl(server.init_data(IRBID_COORDINATOR))).get("user", "null")
+    page.add_init_script(MOCK % {"init": json.dumps(server.init_data(IRBID_COORDINATOR)),
+                                 "user": user})
+    page.goto(server.app_url + "#/people")
+    wait_screen(page, "people")
+    body = page.inner_text("[data-screen=people]")
+    assert texts["ar"]["no_members"] in body
+    assert texts["ar"]["nobody_silent"] not in body
+    page.context.close()
+
+
 def test_a_member_is_told_the_dashboard_is_for_coordinators(browser, server, texts):
     page = open_page(browser, server, server.init_data(RANA))
     page.wait_for_selector("[data-state=error]")

@@ -248,3 +248,6 @@ def test_duration_labels(i18n):
         assert events.duration_label(90) == "1 hour 30 minutes"
         assert events.offsets_label([1440, 60]) == "1 day and 1 hour"
         assert events.offsets_label([]) == "no reminders"
+    with i18n.context(), i18n.use_locale("ar"):  # the parts joined with "and", as said
+        assert events.duration_label(90) == "ساعة واحدة و30 دقيقة"
+        assert events.duration_label(1440 + 120) == "يوم واحد وساعتين"

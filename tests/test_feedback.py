@@ -12,6 +12,7 @@ import io
 import json
 from collections import Counter
 from datetime import timedelta
+from html import escape
 
 import openpyxl
 import pytest
@@ -371,3 +372,75 @@ async def test_two_processes_on_sqlite_ask_and_remind_each_person_once(tmp_path)
 async def test_two_processes_on_postgres_ask_and_remind_each_person_once():
     async with fresh_database() as url:
         await _two_askers(url)
+
+
+async def test_a_skip_on_an_older_question_leaves_a_report_under_way(
+    session, session_pool, bot, outbox, saida, i18n, person
+):
+    """The last Skip ends the feedback, not the /report dialog started since."""
+    event = await new_event(session, bot, outbox, i18n, saida, START)
+    await answer(session, event, GOING, "going")
+    await tick(session_pool, outbox, i18n, END)
+    bot.take_requests()
+    member = person(GOING)
+    await member.tap("4")
+    out = await member.send("Listening circles")
+    assert any("What was missing" in t for t in texts(out))
+    out = await member.send("/report")
+    assert any("What kind of activity" in t for t in texts(out))
+    out = await member.press(f"fbs:{event.id}:missing")
+    assert texts(out)[-1] == "Thank you! Your answers help plan the next trainings."
+    out = await member.tap("Workshop")
+    assert any("When did it take place?" in t for t in texts(out))  # the report goes on
+
+
+async def test_a_skip_during_another_dialog_asks_the_next_question_below(
+    session, session_pool, bot, outbox, saida, i18n, person
+):
+    event = await new_event(session, bot, outbox, i18n, saida, START)
+    await answer(session, event, GOING, "going")
+    await tick(session_pool, outbox, i18n, END)
+    bot.take_requests()
+    member = person(GOING)
+    await member.tap("4")
+    await member.send("/report")
+    out = await member.press(f"fbs:{event.id}:apply")
+    (asked,) = [r for r in out if isinstance(r, SendMessage)]  # a new message, not an edit
+    assert "What was missing" in asked.text
+    await member.send("More role plays")
+    row = await repo.get_own(session, event.id, (await users.get_by_tg_id(session, GOING)).id)
+    assert row is not None and (row.apply_text, row.missing_text) == ("", "More role plays")
+
+
+def test_long_answers_are_cut_at_whole_lines_and_both_lists_stay(i18n):
+    """Eleven long answers of each kind pass Telegram's 4,096: each list is cut at a whole
+    answer (never inside "&amp;" or a tag) and the second list is still there."""
+    from types import SimpleNamespace
+
+    from bot.text.formats import utf16_len
+
+    event = SimpleNamespace(
+        title="First aid", kind="training", ends_at=END, starts_at=END - timedelta(hours=2),
+        network=SimpleNamespace(timezone="Asia/Beirut"),
+    )
+    apply = [f"{n} " + "role plays & <games> " * 23 for n in range(11)]
+    missing = [f"{n} " + "more time & space " * 27 for n in range(11)]
+    with i18n.context(), i18n.use_locale("en"):
+        text = feedback.results_text(event, 11, 11, 4.0, {4: 11}, apply, missing, "en",  # type: ignore[arg-type]
+                                     now=END + timedelta(days=1))
+    assert utf16_len(text) <= 4096
+    lines = text.split("\n")
+    assert "<b>What they will apply</b>" in lines and "<b>What was missing</b>" in lines
+    assert lines[-1] == "Answers are shown without names."
+    whole = {f"• {escape(t)}" for t in apply + missing}
+    bullets = [line for line in lines if line.startswith("• ")]
+    assert len(bullets) >= 4 and all(line in whole for line in bullets)
+
+
+async def test_the_overview_in_arabic_has_no_latin_comma(session, bot, outbox, saida, i18n):
+    await _answered_workshop(session, bot, outbox, i18n, saida)
+    admin = await actor(session, 1, frozenset({1}))
+    overview = await feedback.overview(session, admin, END + timedelta(days=3))
+    with i18n.context(), i18n.use_locale("ar"):
+        text = feedback.overview_text(overview, "ar")
+    assert f"({saida.name}، " in text and f"({saida.name}, " not in text

@@ -44,6 +44,15 @@ def test_catalogue_is_complete_and_keeps_placeholders(locale: str) -> None:
                 assert s.count(f"<{tag}>") == s.count(f"</{tag}>"), (locale, s)
 
 
+def test_arabic_writes_digits_as_the_bot_does() -> None:
+    """Numbers the code formats (fmt_number, Babel) come out 0-9 in Arabic: a translation
+    that types ٤ beside them mixes two scripts of digits on one screen."""
+    indic = re.compile("[\u0660-\u0669\u06f0-\u06f9]")
+    for m in catalog("ar"):
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        assert not any(indic.search(s or "") for s in strings), (m.id, strings)
+
+
 def test_catalogues_match_the_code() -> None:
     """messages.pot is what the code says (run scripts/update_catalogs.py after a change)."""
     root = Path(__file__).resolve().parent.parent

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiogram.types import ReplyKeyboardMarkup
+from babel.dates import format_date as babel_format_date
 from sqlalchemy import select
 
 from bot.factory import create_dispatcher
@@ -290,3 +291,23 @@ def at_local(network_tz: str, day: date, hour: int) -> datetime:
 
 def next_weekday(start: date, weekday: int) -> date:
     return start + timedelta(days=(weekday - start.weekday()) % 7)
+
+
+async def test_arabic_dates_stay_whole_beside_a_latin_reference(session, person):
+    """/myreports writes "R-13 · 02‏/12‏/2026": without an isolate the day joins the Latin
+    reference and the line reads "02 · R-13/2026/12" in a right-to-left chat."""
+    network = await make_network(session)
+    member = person(7, language_code="ar")
+    await member_of(session, member, network, lang="ar", name="سارة")
+    await member.send("/report")
+    await member.tap("ورشة عمل")
+    await member.tap("اليوم", contains=True)
+    await member.send("12")
+    await member.tap("تخطي")
+    await member.send("ورشة")
+    await member.tap("تخطي")
+    await member.tap("✅ إرسال")
+    out = await member.send("/myreports")
+    report = await session.scalar(select(Report))
+    day = babel_format_date(report.activity_date, "medium", locale="ar")
+    assert f"<b>{report.reference}</b> · \u2068{day}\u2069 · " in texts(out)[0]

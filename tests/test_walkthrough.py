@@ -216,7 +216,7 @@ async def test_a_bare_number_is_a_length_and_the_preview_shows_it(
 async def test_lengths_in_arabic(session, person, outbox):
     hana, _out = await _until_length(session, person, language="ar")
     out = await hana.send("٩٠")
-    assert texts(out)[0].startswith("⏱ ساعة واحدة 30 دقيقة، حتى 6:30 م")
+    assert texts(out)[0].startswith("⏱ ساعة واحدة و30 دقيقة، حتى 6:30 م")
 
 
 async def test_a_length_the_bot_cannot_read_says_what_it_takes(session, person):

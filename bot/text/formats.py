@@ -15,13 +15,34 @@ def fmt_number(n: int, locale: str) -> str:
     return format_decimal(n, locale=locale)
 
 
+RTL_LANGUAGES = frozenset({"ar"})
+FSI, PDI = "\u2068", "\u2069"  # first-strong isolate ... pop directional isolate
+
+
 def fmt_date(day: date, locale: str, form: str = "medium") -> str:
-    return format_date(day, format=form, locale=locale)
+    """The day in the locale's words. In Arabic it is an isolate: Babel's "02/12/2026"
+    (with right-to-left marks) stays whole beside a Latin "R-13" or in a line that starts
+    with Latin words, where it was shown as "02 · R-13/2026/12"."""
+    text = format_date(day, format=form, locale=locale)
+    if locale.split("_")[0] in RTL_LANGUAGES:
+        return f"{FSI}{text}{PDI}"
+    return text
 
 
 def utf16_len(text: str) -> int:
     """Length as Telegram counts it (UTF-16 code units)."""
     return len(text.encode("utf-16-le")) // 2
+
+
+def fit_lines(text: str, limit: int = 4096) -> str:
+    """Whole lines of ``text`` within ``limit`` (UTF-16, as Telegram counts), then "…": an
+    HTML text whose tags and entities close on each line stays valid HTML."""
+    if utf16_len(text) <= limit:
+        return text
+    lines = text.split("\n")
+    while lines and utf16_len("\n".join(lines)) + 2 > limit:
+        lines.pop()
+    return "\n".join(lines) + "\n…"
 
 
 def first_words(text: str | None, limit: int = 40) -> str:

@@ -501,12 +501,14 @@
     var d = await request("participation?" + netQuery() + "&weeks=" + weeks);
     var members = (d.members || []).slice();
     var silent = members.filter(function (m) { return m.silent; });
+    // Coordinators are never silent: with no member yet, nobody "reported, well done".
+    var reporting = members.some(function (m) { return m.role === "member"; });
     members.sort(function (a, b) { return (b.silent ? 1 : 0) - (a.silent ? 1 : 0); });
     var shown = onlySilent ? silent : members;
     function keep(p) { go("/people", Object.assign({ weeks: weeks, silent: onlySilent ? "1" : "" }, p), true); }
     var list;
     if (!members.length) list = emptyBox("people", t("no_members"));
-    else if (!shown.length) list = emptyBox("check", t("nobody_silent"));
+    else if (!shown.length) list = emptyBox(reporting ? "check" : "people", reporting ? t("nobody_silent") : t("no_members"));
     else list = el("div", { class: "list" }, shown.map(memberCard));
     return el("div", { "data-screen": "people" },
       chips(PEOPLE_WEEKS.map(function (w) { return { value: w, label: weekLabel(w) }; }), weeks,
@@ -515,7 +517,7 @@
       members.length ? chips([{ value: "0", label: t("everyone") + " · " + nf(members.length) },
                               { value: "1", label: t("silent_n", { n: nf(silent.length) }) }],
         onlySilent ? "1" : "0", function (v) { keep({ silent: v === "1" ? "1" : "" }); }) : null,
-      members.length && !silent.length && !onlySilent ? el("div", { class: "note", text: t("nobody_silent") }) : null,
+      members.length && !silent.length && !onlySilent ? el("div", { class: "note", "data-note": reporting ? "nobody-silent" : "no-members", text: reporting ? t("nobody_silent") : t("no_members") }) : null,
       list);
   }
   function memberCard(m) {

@@ -65,7 +65,10 @@ def duration_label(minutes: int) -> str:
         parts.append(_("{n} hour", "{n} hours", hours).format(n=hours))
     if mins or not parts:
         parts.append(_("{n} minute", "{n} minutes", mins).format(n=mins))
-    return " ".join(parts)
+    label = parts[0]
+    for part in parts[1:]:  # "1 hour 30 minutes"; Arabic joins them with "و"
+        label = _("{first} {then}").format(first=label, then=part)
+    return label
 
 
 def offsets_label(offsets: Sequence[int]) -> str:

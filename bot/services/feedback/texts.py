@@ -17,7 +17,7 @@ from babel.numbers import format_decimal
 from bot.callbacks import FbRateCb
 from bot.services.events.texts import in_locales
 from bot.services.feedback.rules import RATINGS, TEXT_MAX, FeedbackError, Problem
-from bot.text.formats import fmt_number
+from bot.text.formats import fit_lines, fmt_number, utf16_len
 from bot.text.labels import event_kind_label
 from storage.models.events import Event
 
@@ -146,15 +146,17 @@ def results_text(
         return title + "\n\n" + _(
             "Nobody was asked: nobody was marked as present or answered “going”."
         )
-    lines = [title, "", answered_line(answered, asked, average, locale), ""]
-    lines += distribution_lines(counts, locale)
-    lines += ["", _("<b>What they will apply</b>"), *_bullets(apply)]
-    lines += ["", _("<b>What was missing</b>"), *_bullets(missing)]
-    lines += ["", _("Answers are shown without names.")]
-    text = "\n".join(lines)
-    if len(text) > TEXT_LIMIT:
-        text = text[: TEXT_LIMIT - 1] + "…"
-    return text
+    head = [title, "", answered_line(answered, asked, average, locale), ""]
+    head += distribution_lines(counts, locale)
+    apply_head, missing_head = _("<b>What they will apply</b>"), _("<b>What was missing</b>")
+    foot = _("Answers are shown without names.")
+    # Both lists fit, each in half the room left (whole lines; the export has every text).
+    room = TEXT_LIMIT - utf16_len("\n".join([*head, "", apply_head, "", missing_head, "", foot]))
+    half = max(room // 2 - 2, 0)
+    lines = [*head, "", apply_head, fit_lines("\n".join(_bullets(apply)), half)]
+    lines += ["", missing_head, fit_lines("\n".join(_bullets(missing)), half)]
+    lines += ["", foot]
+    return fit_lines("\n".join(lines), TEXT_LIMIT)
 
 
 def overview_text(overview: Any, locale: str) -> str:
@@ -182,10 +184,9 @@ def overview_text(overview: Any, locale: str) -> str:
                           locale=locale)
         s = e.summary
         lines.append(
-            f"{fmt_number(n, locale)}. <b>{escape(e.title)}</b> ({escape(e.network)}, {day}): "
-            + answered_line(s.answered, s.asked, s.average, locale)
+            _("{n}. <b>{title}</b> ({network}, {date}): {line}").format(
+                n=fmt_number(n, locale), title=escape(e.title), network=escape(e.network),
+                date=day, line=answered_line(s.answered, s.asked, s.average, locale),
+            )
         )
-    text = "\n".join(lines)
-    if len(text) > TEXT_LIMIT:
-        text = text[: TEXT_LIMIT - 1] + "…"
-    return text
+    return fit_lines("\n".join(lines), TEXT_LIMIT)
