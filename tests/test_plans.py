@@ -276,3 +276,27 @@ async def test_an_admin_edits_every_networks_plan(session, person):
     assert texts(out)[-1].startswith("Saved.")
     action = await session.scalar(select(PlanAction))
     assert action is not None and action.network_id == saida.id and action.aim is None
+
+
+def test_a_done_or_dropped_action_shows_no_days_left(dp) -> None:  # type: ignore[no-untyped-def]
+    """Found on a walk: a finished action's card still counted the days to its end."""
+    from datetime import date
+
+    from bot.services.plans.actions import PlanView
+    from bot.services.plans.texts import action_text
+    from storage.models import Network
+    from storage.models.plans import ActionStatus, PlanAction
+    from storage.repositories.plans import ActionView, Progress
+
+    network = Network(id=1, slug="irbid", name="Irbid", country="JO", timezone="Asia/Amman")
+    today = date(2026, 12, 4)
+    for status, shown in ((ActionStatus.UNDER_WAY, True), (ActionStatus.PLANNED, True),
+                          (ActionStatus.DONE, False), (ActionStatus.DROPPED, False)):
+        action = PlanAction(id=7, network_id=1, title="League", start_month=date(2026, 11, 1),
+                            end_month=date(2027, 1, 1), status=status)
+        view = ActionView(action=action, progress=Progress())
+        plan = PlanView(network=network, actions=[view], editable=True, mine=frozenset(),
+                        today=today)
+        i18n = dp["i18n"]
+        with i18n.context(), i18n.use_locale("en"):
+            assert ("⏳" in action_text(plan, view, "en")) is shown, status

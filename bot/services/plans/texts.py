@@ -124,8 +124,10 @@ def action_text(plan: PlanView, view: ActionView, locale: str) -> str:
         "👤 " + (_("Responsible: {names}").format(names=join_list(names, locale)) if names
                 else _("Nobody is responsible yet."))
     )
-    lines.append(progress_text(view.progress, locale) + " · ⏳ " + days_text(view, plan.today,
-                                                                          locale))
+    progress = progress_text(view.progress, locale)
+    if a.status in (ActionStatus.PLANNED, ActionStatus.UNDER_WAY):  # not once done or dropped
+        progress += " · ⏳ " + days_text(view, plan.today, locale)
+    lines.append(progress)
     if a.id in plan.mine:
         lines.append("⭐ " + _("You are responsible for this action."))
     lines += ["", "<b>" + _("Milestones") + "</b>"]
