@@ -182,8 +182,10 @@ def privacy_notice() -> str:
     return _(
         "<b>Privacy notice</b>\n"
         "We store your Telegram id, the name you chose, your field of work, your language, "
-        "and what you send to the network (answers to events, activity reports). "
-        "Only your network's coordinators and the programme staff can see them. "
+        "what you send to the network (answers to events, activity reports, your feedback "
+        "on trainings) and the actions of the network's plan you are responsible for. "
+        "Only your network's coordinators and the programme staff can see them; they see "
+        "feedback on trainings without your name. "
         "Reports about activities must not name young people.\n"
         "You can get a copy of your data with /mydata, and leave with /leave: "
         "your personal data is then erased.\n\n"
