@@ -385,9 +385,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "PREVNET_POOL_PROBE": str(probe),
         }
         bot = Process("prevnet", [*prevnet_command(), "run"], env, tmp)
-        await bot.start("Run polling")
         base = f"http://127.0.0.1:{port}"
         try:
+            await bot.start("Run polling")
             await asyncio.sleep(1)
             t_a = time.time()
             stats0 = api.stats()["too_many_requests"]
@@ -431,6 +431,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                   f"p95 {busy['p95'] / alone['p95']:.2f}, p99 {busy['p99'] / alone['p99']:.2f}")
         finally:
             await bot.stop()
+            await asyncio.sleep(0.5)  # the fake sees the bot's connections close
             await api.stop()
         log = bot.log()
         failed = log.count("error handling update")
@@ -480,8 +481,8 @@ async def echo_yardstick(
                 "PYTHONPATH": str(ROOT)}
     echo_env.pop("PREVNET_POOL_PROBE", None)
     echo = Process("echo", [sys.executable, "-m", "bench.echo_bot"], echo_env, tmp)
-    await echo.start("echo bot polling")
     try:
+        await echo.start("echo bot polling")
         await asyncio.sleep(1)
         print(f"(echo) the same members' loop, a bare aiogram bot, {args.duration:g} s")
         lat, unanswered, elapsed = await members_loop(api, uids, args.duration, think)
