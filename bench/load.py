@@ -58,9 +58,10 @@ class Process:
         self.name, self.args, self.env, self.cwd = name, args, env, cwd
         self.log_path = cwd / f"{name}.log"
         self.proc: asyncio.subprocess.Process | None = None
+        self._log: Any = None
 
     async def start(self, ready: str) -> None:
-        log = self.log_path.open("ab")
+        self._log = log = self.log_path.open("ab")
         self.proc = await asyncio.create_subprocess_exec(
             *self.args, cwd=self.cwd, env=self.env, stdout=log, stderr=asyncio.subprocess.STDOUT
         )
@@ -80,6 +81,9 @@ class Process:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process (all its threads) so far."""

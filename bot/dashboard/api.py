@@ -5,6 +5,7 @@ reads the person's role from the database (bot/services/dashboard); errors are
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -53,6 +54,12 @@ class Dashboard:
     sign_ins: FailedSignIns = field(default_factory=FailedSignIns)
     views: service.ViewLog = field(default_factory=service.ViewLog)
     assets: Assets | None = None
+    # At most a share of the database pool for the dashboard (bot/services/dashboard/gate.py).
+    gate: asyncio.Semaphore | None = None
+
+    def __post_init__(self) -> None:
+        if self.gate is None:
+            self.gate = service.dashboard_gate(self.session_pool)
 
     @classmethod
     def of(cls, dp: Dispatcher, bot: Bot, **options: Any) -> Dashboard:
@@ -170,7 +177,8 @@ def signed_in(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamR
             return _error(dashboard, 401)
         locale = service.pick_locale(None, who.language_code, dashboard.settings.default_locale)
         i18n = dashboard.i18n
-        async with dashboard.session_pool() as session:
+        assert dashboard.gate is not None
+        async with dashboard.gate, dashboard.session_pool() as session:
             try:
                 viewer = await service.viewer(
                     session,

@@ -13,9 +13,10 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.models import Membership, MembershipStatus, User
+from storage.models import Membership, MembershipStatus, Role, User
 from storage.models.events import Answer, Event, EventRsvp, EventStatus
 from storage.models.reports import Report, ReportNudge
+from storage.repositories.digests.figures import Window, _chunks, _per_window, _reported_in
 from storage.repositories.reports import ReportRow, rows_where
 
 
@@ -50,6 +51,78 @@ class EventLine:
     marked: bool = False  # a coordinator marked attendance of someone
     attended: int = 0
     no_shows: int = 0  # said "going" and were not marked as there
+
+
+@dataclass(slots=True)
+class WeekTotals:
+    """One network's week at a glance, counted as its digest counts it (the same windows
+    and conditions: storage/repositories/digests/figures.py)."""
+
+    activities: int = 0
+    participants: int = 0
+    reporters: int = 0  # members (not coordinators) with a report in the window
+    members: int = 0  # active members (not coordinators)
+
+
+async def member_counts(session: AsyncSession, network_ids: Sequence[int]) -> dict[int, int]:
+    """Network id -> active members (not coordinators)."""
+    out: dict[int, int] = {}
+    for ids in _chunks(sorted(network_ids)):
+        rows = await session.execute(
+            select(Membership.network_id, func.count())
+            .where(
+                Membership.network_id.in_(ids),
+                Membership.status == MembershipStatus.ACTIVE,
+                Membership.role == Role.MEMBER,
+            )
+            .group_by(Membership.network_id)
+        )
+        out.update((net, int(n)) for net, n in rows.all())
+    return out
+
+
+async def week_totals(
+    session: AsyncSession, windows: dict[int, Window], members: dict[int, int]
+) -> dict[int, WeekTotals]:
+    """Network id -> its totals for its window: two GROUP BY statements (per chunk of
+    networks), the figures the digest's collector would give for the same windows
+    (activities and participants of the reports in the window; members who reported),
+    without the rest of the digest (names, events, broadcasts, plans)."""
+    out = {net: WeekTotals(members=members.get(net, 0)) for net in windows}
+    if not windows:
+        return out
+    for condition in _per_window(windows, Report.network_id, _reported_in):
+        rows = await session.execute(
+            select(
+                Report.network_id,
+                func.count(),
+                func.coalesce(func.sum(Report.participants), 0),
+            )
+            .where(condition)
+            .group_by(Report.network_id)
+        )
+        for net, n, people in rows.all():
+            out[net].activities, out[net].participants = int(n), int(people)
+    for condition in _per_window(windows, Report.network_id, _reported_in):
+        authors = await session.execute(
+            select(Report.network_id, func.count(func.distinct(Report.author_id)))
+            .join(
+                Membership,
+                and_(
+                    Membership.user_id == Report.author_id,
+                    Membership.network_id == Report.network_id,
+                ),
+            )
+            .where(
+                condition,
+                Membership.status == MembershipStatus.ACTIVE,
+                Membership.role == Role.MEMBER,
+            )
+            .group_by(Report.network_id)
+        )
+        for net, n in authors.all():
+            out[net].reporters = int(n)
+    return out
 
 
 async def active_members(session: AsyncSession, network_ids: Sequence[int]) -> list[MemberLine]:

@@ -13,6 +13,7 @@ from bot.services.dashboard.figures import (
     trends,
     weeks_param,
 )
+from bot.services.dashboard.gate import dashboard_gate, dashboard_slots
 from bot.services.dashboard.menu import (
     DASHBOARD_TEXT,
     clear_menu_button,
@@ -45,6 +46,8 @@ __all__ = [
     "ViewLog",
     "Viewer",
     "clear_menu_button",
+    "dashboard_gate",
+    "dashboard_slots",
     "detail",
     "events",
     "export",

@@ -11,9 +11,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.digest_render import admin_row
 from bot.services.dashboard.scope import DashboardError, Scope, Viewer, local_iso, network_ref
-from bot.services.digests.building import build
+from bot.services.digests.weeks import window_for, zone
 from bot.text.labels import activity_label, event_kind_label, role_label
 from bot.text.times import network_zone
 from storage.models import Network, Role
@@ -29,24 +28,29 @@ PARTICIPATION_WEEKS = range(1, 53)
 SILENT_DAYS = 7  # a member with no report dated in the last seven days is silent
 
 
-async def _week_figures(session: AsyncSession, scope: Scope, now: datetime) -> dict[str, Any]:
-    digests = await build(session, scope.networks, now)
-    rows = [admin_row(d) for d in digests.values()]
-    members = sum(r.members for r in rows)
-    reporters = sum(r.active for r in rows)
+async def _week_figures(
+    session: AsyncSession, scope: Scope, now: datetime, members: dict[int, int]
+) -> dict[str, Any]:
+    """The week ending ``now`` as the digest counts it: the digest's own windows and
+    conditions (bot/services/digests), two statements instead of a whole digest."""
+    windows = {n.id: window_for(zone(n), now) for n in scope.networks}
+    rows = (await repo.week_totals(session, windows, members)).values()
+    members_n = sum(r.members for r in rows)
+    reporters = sum(r.reporters for r in rows)
     return {
         "activities": sum(r.activities for r in rows),
         "participants": sum(r.participants for r in rows),
         "reporters": reporters,
-        "members": members,
-        "rate": round(reporters / members, 4) if members else 0,
+        "members": members_n,
+        "rate": round(reporters / members_n, 4) if members_n else 0,
     }
 
 
 async def overview(session: AsyncSession, scope: Scope, now: datetime) -> dict[str, Any]:
     today = scope.today(now)
-    current = await _week_figures(session, scope, now)
-    previous = await _week_figures(session, scope, now - timedelta(days=7))
+    members = await repo.member_counts(session, scope.ids)
+    current = await _week_figures(session, scope, now, members)
+    previous = await _week_figures(session, scope, now - timedelta(days=7), members)
     upcoming = await repo.events(
         session, scope.ids, upcoming=True, now=now, limit=UPCOMING_SHOWN
     )
