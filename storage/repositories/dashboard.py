@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from storage.models import Membership, MembershipStatus, Role, User
 from storage.models.events import Answer, Event, EventRsvp, EventStatus
 from storage.models.reports import Report, ReportNudge
-from storage.repositories.digests.figures import Window, _chunks, _per_window, _reported_in
+from storage.repositories.digests.figures import Window, chunks, per_window, reported_in
 from storage.repositories.reports import ReportRow, rows_where
 
 
@@ -67,7 +67,7 @@ class WeekTotals:
 async def member_counts(session: AsyncSession, network_ids: Sequence[int]) -> dict[int, int]:
     """Network id -> active members (not coordinators)."""
     out: dict[int, int] = {}
-    for ids in _chunks(sorted(network_ids)):
+    for ids in chunks(sorted(network_ids)):
         rows = await session.execute(
             select(Membership.network_id, func.count())
             .where(
@@ -91,7 +91,7 @@ async def week_totals(
     out = {net: WeekTotals(members=members.get(net, 0)) for net in windows}
     if not windows:
         return out
-    for condition in _per_window(windows, Report.network_id, _reported_in):
+    for condition in per_window(windows, Report.network_id, reported_in):
         rows = await session.execute(
             select(
                 Report.network_id,
@@ -103,7 +103,7 @@ async def week_totals(
         )
         for net, n, people in rows.all():
             out[net].activities, out[net].participants = int(n), int(people)
-    for condition in _per_window(windows, Report.network_id, _reported_in):
+    for condition in per_window(windows, Report.network_id, reported_in):
         authors = await session.execute(
             select(Report.network_id, func.count(func.distinct(Report.author_id)))
             .join(

@@ -115,7 +115,7 @@ class Collected:
     answers: dict[tuple[int, int], str]  # (event id, user id) -> going / maybe / no
 
 
-def _reported_in(w: Window) -> ColumnElement[bool]:
+def reported_in(w: Window) -> ColumnElement[bool]:
     """Reports of the window: dated in its seven days, or dated the day before them and
     filed after the previous digest (``since``), so that a report of the day of last
     week's digest, filed after it went out, is counted once, in this one."""
@@ -129,7 +129,7 @@ def _reported_in(w: Window) -> ColumnElement[bool]:
     )
 
 
-def _chunks(ids: Sequence[int]) -> list[list[int]]:
+def chunks(ids: Sequence[int]) -> list[list[int]]:
     return [list(ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK)]
 
 
@@ -140,12 +140,12 @@ def _by_window(windows: dict[int, Window]) -> dict[Window, list[int]]:
     return groups
 
 
-def _per_window(
+def per_window(
     windows: dict[int, Window], column: Any, condition: Any
 ) -> list[ColumnElement[bool]]:
     """One condition per chunk: OR over the windows of (network in ids AND period)."""
     out: list[ColumnElement[bool]] = []
-    pairs = [(w, ids) for w, group in _by_window(windows).items() for ids in _chunks(group)]
+    pairs = [(w, ids) for w, group in _by_window(windows).items() for ids in chunks(group)]
     # Keep each statement's IN lists together within CHUNK networks.
     batch: list[ColumnElement[bool]] = []
     size = 0
@@ -169,7 +169,7 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
         return Collected(figures, answers)
 
     # Members: who gets the digest, their names, roles and sectors.
-    for ids in _chunks(network_ids):
+    for ids in chunks(network_ids):
         member_rows = await session.execute(
             select(
                 Membership.network_id,
@@ -196,10 +196,10 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
         f.members.sort(key=lambda m: (m.name or "", m.user_id))
 
     # Reports of the last seven days by type and sector (totals follow).
-    for condition in _per_window(
+    for condition in per_window(
         windows,
         Report.network_id,
-        lambda w: _reported_in(w),
+        lambda w: reported_in(w),
     ):
         type_rows = await session.execute(
             select(
@@ -223,10 +223,10 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
             f.by_sector[sector] = f.by_sector.get(sector, 0) + n
 
     # Who reported in the last seven days (anonymised reports have no author).
-    for condition in _per_window(
+    for condition in per_window(
         windows,
         Report.network_id,
-        lambda w: _reported_in(w),
+        lambda w: reported_in(w),
     ):
         author_rows = await session.execute(
             select(Report.network_id, Report.author_id, func.count())
@@ -238,7 +238,7 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
                 figures[net].reports_by_author[author] = int(n)
 
     # Activities per day over the chart's eight weeks.
-    for condition in _per_window(
+    for condition in per_window(
         windows,
         Report.network_id,
         lambda w: Report.activity_date.between(w.chart_start, w.end),
@@ -252,7 +252,7 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
             figures[net].daily[day] = int(n)
 
     # Reports still to review (of any date).
-    for ids in _chunks(network_ids):
+    for ids in chunks(network_ids):
         review_rows = await session.execute(
             select(Report.network_id, func.count())
             .where(Report.network_id.in_(ids), Report.status == ReportStatus.NEW)
@@ -262,7 +262,7 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
             figures[net].to_review = int(n)
 
     # Events held in the last seven days.
-    for condition in _per_window(
+    for condition in per_window(
         windows,
         Event.network_id,
         lambda w: and_(Event.starts_at >= w.since, Event.starts_at < w.until),
@@ -280,7 +280,7 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
         return and_(Event.starts_at >= w.now, Event.starts_at < w.now + timedelta(days=7))
 
     events: dict[int, EventRow] = {}
-    for condition in _per_window(windows, Event.network_id, upcoming):
+    for condition in per_window(windows, Event.network_id, upcoming):
         event_rows = await session.execute(
             select(Event.id, Event.network_id, Event.kind, Event.title, Event.starts_at)
             .where(condition, Event.status == EventStatus.SCHEDULED)
@@ -309,7 +309,7 @@ async def collect(session: AsyncSession, windows: dict[int, Window]) -> Collecte
                 answers[(eid, uid)] = answer
 
     # Broadcasts that went out in the last seven days (scheduled ones once they started).
-    for condition in _per_window(
+    for condition in per_window(
         windows,
         BroadcastNetwork.network_id,
         lambda w: and_(SendJob.due_at >= w.since, SendJob.due_at < w.until),
@@ -342,7 +342,7 @@ async def _plans(
 ) -> None:
     """The action plans: actions by status, and the actions under way with their reports,
     participants and the milestones overdue or due within the next seven days."""
-    for ids in _chunks(sorted(windows)):
+    for ids in chunks(sorted(windows)):
         rows = await session.execute(
             select(PlanAction.id, PlanAction.network_id, PlanAction.title, PlanAction.status)
             .where(PlanAction.network_id.in_(ids))
