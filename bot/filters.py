@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiogram import F, Router
 from aiogram.filters import Filter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import StatesGroup
@@ -43,3 +44,21 @@ class DialogNetwork(Filter):
             return True
         actor.require_dialog(await state.get_data(), member=self.member)
         return True
+
+
+# Typed text that is not a command: a dialog step's answer (a command starts afresh).
+TYPED = F.text & ~F.text.startswith("/")
+
+
+def member_and_coordinator_routers(name: str) -> tuple[Router, Router, Router]:
+    """A feature's router with two children: one for members and up, one for coordinators
+    and up (admins included); what a role may not reach falls through to the catch-all."""
+    router = Router(name=name)
+    members = Router(name=f"{name}.members")
+    members.message.filter(MinLevel(Level.MEMBER))
+    members.callback_query.filter(MinLevel(Level.MEMBER))
+    coordinators = Router(name=f"{name}.coordinators")
+    coordinators.message.filter(MinLevel(Level.COORDINATOR))
+    coordinators.callback_query.filter(MinLevel(Level.COORDINATOR))
+    router.include_routers(members, coordinators)
+    return router, members, coordinators

@@ -3,7 +3,7 @@ coordinators, and their export."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -14,25 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callback_answer import CallbackAnswer
 from bot.callbacks import FbExportCb, FbRateCb, FbSkipCb, FbViewCb
-from bot.filters import MinLevel
+from bot.filters import TYPED, member_and_coordinator_routers
 from bot.keyboards import feedback as kb
 from bot.replies import say
 from bot.services import feedback
-from bot.services.access import Actor, Level
+from bot.services.access import Actor
 from bot.services.feedback import FeedbackError
 from bot.text.formats import fmt_number
 from storage.models import utcnow
 
-router = Router(name=__name__)
-members = Router(name=f"{__name__}.members")
-members.message.filter(MinLevel(Level.MEMBER))
-members.callback_query.filter(MinLevel(Level.MEMBER))
-coordinators = Router(name=f"{__name__}.coordinators")
-coordinators.message.filter(MinLevel(Level.COORDINATOR))
-coordinators.callback_query.filter(MinLevel(Level.COORDINATOR))
-router.include_routers(members, coordinators)
-
-TEXT = F.text & ~F.text.startswith("/")
+router, members, coordinators = member_and_coordinator_routers(__name__)
+TEXT = TYPED
 
 
 class FeedbackForm(StatesGroup):

@@ -17,7 +17,7 @@ from babel import Locale
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import NewNetCb
-from bot.filters import MinLevel
+from bot.filters import TYPED, MinLevel
 from bot.keyboards import networks as kb
 from bot.replies import say
 from bot.services import networks as service
@@ -29,7 +29,7 @@ router = Router(name=__name__)
 router.message.filter(MinLevel(Level.ADMIN))
 router.callback_query.filter(MinLevel(Level.ADMIN))
 
-TEXT = F.text & ~F.text.startswith("/")
+TEXT = TYPED
 
 
 class NewNetwork(StatesGroup):

@@ -22,7 +22,7 @@ from bot.services import plans as service
 from bot.services.access import Actor, Level
 from bot.services.plans import PlanError, edits
 from bot.text.formats import fmt_date, fmt_number
-from handlers.plans import TEXT, PlanEdit, _show_action, due_buttons
+from handlers.plans import TEXT, PlanEdit, ask_last_month, due_buttons, show_action
 from storage.models import utcnow
 from storage.models.plans import AIM_MAX, MILESTONE_MAX, TITLE_MAX
 
@@ -95,7 +95,7 @@ async def typed_title(
         await _refused(message, state, exc, i18n)
         return
     await state.clear()
-    await _show_action(message, session, actor, i18n, int(data["action_id"]), head=_done(changed))
+    await show_action(message, session, actor, i18n, int(data["action_id"]), head=_done(changed))
 
 
 @router.callback_query(PlanEditCb.filter(F.what == "aim"))
@@ -132,7 +132,7 @@ async def typed_aim(
         await _refused(message, state, exc, i18n)
         return
     await state.clear()
-    await _show_action(message, session, actor, i18n, int(data["action_id"]), head=_done(changed))
+    await show_action(message, session, actor, i18n, int(data["action_id"]), head=_done(changed))
 
 
 @router.callback_query(PlanEdit.aim, PlanFormCb.filter(F.step == "aim_clear"))
@@ -142,7 +142,7 @@ async def cleared_aim(
     data = await state.get_data()
     changed = await edits.set_aim(session, actor, int(data["action_id"]), None, utcnow())
     await state.clear()
-    await _show_action(query, session, actor, i18n, int(data["action_id"]), head=_done(changed))
+    await show_action(query, session, actor, i18n, int(data["action_id"]), head=_done(changed))
 
 
 @router.callback_query(PlanEditCb.filter(F.what == "months"))
@@ -173,16 +173,7 @@ async def edit_months(
 async def chose_start(
     query: CallbackQuery, callback_data: PlanFormCb, state: FSMContext, i18n: I18n
 ) -> None:
-    try:
-        start = service.parse_month(callback_data.value)
-    except PlanError:
-        return
-    locale = i18n.current_locale
-    choices = [(service.month_key(m), service.month_label(m, locale))
-               for m in service.end_months(start)]
-    await state.update_data(start=service.month_key(start))
-    await state.set_state(PlanEdit.end)
-    await say(query, _("And its last month?"), reply_markup=kb.months("end", choices))
+    await ask_last_month(query, callback_data.value, state, i18n, PlanEdit.end)
 
 
 @router.callback_query(PlanEdit.end, PlanFormCb.filter(F.step == "end"))
@@ -199,7 +190,7 @@ async def chose_end(
         await _refused(query, state, exc, i18n)
         return
     await state.clear()
-    await _show_action(query, session, actor, i18n, int(data["action_id"]), head=_done(changed))
+    await show_action(query, session, actor, i18n, int(data["action_id"]), head=_done(changed))
 
 
 # ------------------------------------------------------------------- a milestone
@@ -265,7 +256,7 @@ async def typed_milestone_text(
         await _refused(message, state, exc, i18n)
         return
     await state.clear()
-    await _show_action(message, session, actor, i18n, action.id, head=_done(changed))
+    await show_action(message, session, actor, i18n, action.id, head=_done(changed))
 
 
 @router.callback_query(PlanMsEditCb.filter(F.what == "due"))
@@ -308,7 +299,7 @@ async def _save_due(
         await _refused(event, state, exc, i18n)
         return
     await state.clear()
-    await _show_action(event, session, actor, i18n, action.id, head=_done(changed))
+    await show_action(event, session, actor, i18n, action.id, head=_done(changed))
 
 
 @router.callback_query(PlanEdit.ms_due, PlanFormCb.filter(F.step == "due"))
@@ -353,7 +344,7 @@ async def removed(
         await _refused(query, state, exc, i18n)
         return
     await state.clear()
-    await _show_action(query, session, actor, i18n, action.id, head=_("Milestone removed."))
+    await show_action(query, session, actor, i18n, action.id, head=_("Milestone removed."))
 
 
 @router.message(StateFilter(PlanEdit.start, PlanEdit.end), TEXT)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from html import escape
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -28,26 +28,18 @@ from bot.callbacks import (
     PlanShowCb,
     PlanStatusCb,
 )
-from bot.filters import DialogNetwork, MinLevel
+from bot.filters import TYPED, DialogNetwork, member_and_coordinator_routers
 from bot.keyboards import plans as kb
 from bot.replies import say
 from bot.services import plans as service
-from bot.services.access import Actor, Level
+from bot.services.access import Actor
 from bot.services.plans import PlanError
 from bot.text.formats import fmt_date
 from storage.models import utcnow
 from storage.models.plans import AIM_MAX, MILESTONE_MAX, TITLE_MAX
 
-router = Router(name=__name__)
-members = Router(name=f"{__name__}.members")
-members.message.filter(MinLevel(Level.MEMBER))
-members.callback_query.filter(MinLevel(Level.MEMBER))
-coordinators = Router(name=f"{__name__}.coordinators")
-coordinators.message.filter(MinLevel(Level.COORDINATOR))
-coordinators.callback_query.filter(MinLevel(Level.COORDINATOR))
-router.include_routers(members, coordinators)
-
-TEXT = F.text & ~F.text.startswith("/")
+router, members, coordinators = member_and_coordinator_routers(__name__)
+TEXT = TYPED
 
 
 class PlanForm(StatesGroup):
@@ -134,10 +126,10 @@ async def action_shown(
     query: CallbackQuery, callback_data: PlanActCb, session: AsyncSession, actor: Actor,
     i18n: I18n,
 ) -> None:
-    await _show_action(query, session, actor, i18n, callback_data.action_id)
+    await show_action(query, session, actor, i18n, callback_data.action_id)
 
 
-async def _show_action(
+async def show_action(
     event: Message | CallbackQuery, session: AsyncSession, actor: Actor, i18n: I18n,
     action_id: int, head: str = "",
 ) -> None:
@@ -167,7 +159,7 @@ async def status_set(
     except PlanError as exc:
         await say(query, service.problem_text(exc, i18n.current_locale))
         return
-    await _show_action(query, session, actor, i18n, action.id)
+    await show_action(query, session, actor, i18n, action.id)
 
 
 @coordinators.callback_query(PlanMsDoneCb.filter())
@@ -176,7 +168,7 @@ async def milestone_done(
     i18n: I18n,
 ) -> None:
     action = await service.toggle_milestone(session, actor, callback_data.milestone_id, utcnow())
-    await _show_action(query, session, actor, i18n, action.id)
+    await show_action(query, session, actor, i18n, action.id)
 
 
 @coordinators.callback_query(PlanNewCb.filter())
@@ -294,7 +286,7 @@ async def responsible_changed(
     action = await service.set_responsible(session, actor, int(data["action_id"]), chosen,
                                            utcnow())
     await state.clear()
-    await _show_action(query, session, actor, i18n, action.id)
+    await show_action(query, session, actor, i18n, action.id)
 
 
 @coordinators.callback_query(PlanForm.responsible, PlanFormCb.filter(F.step == "resp_done"))
@@ -315,15 +307,22 @@ async def responsible_done(
 async def chose_start(
     query: CallbackQuery, callback_data: PlanFormCb, state: FSMContext, i18n: I18n
 ) -> None:
+    await ask_last_month(query, callback_data.value, state, i18n, PlanForm.end)
+
+
+async def ask_last_month(
+    query: CallbackQuery, value: str, state: FSMContext, i18n: I18n, end_state: State
+) -> None:
+    """After the start month's button (a new action, or editing one): the last months."""
     try:
-        start = service.parse_month(callback_data.value)
+        start = service.parse_month(value)
     except PlanError:
         return
     locale = i18n.current_locale
     choices = [(service.month_key(m), service.month_label(m, locale))
                for m in service.end_months(start)]
     await state.update_data(start=service.month_key(start))
-    await state.set_state(PlanForm.end)
+    await state.set_state(end_state)
     await say(query, _("And its last month?"), reply_markup=kb.months("end", choices))
 
 
@@ -343,7 +342,7 @@ async def chose_end(
             await state.clear()
         return
     await state.clear()
-    await _show_action(query, session, actor, i18n, action.id,
+    await show_action(query, session, actor, i18n, action.id,
                        head=_("Saved. The action is planned; set it under way when it starts."))
 
 
@@ -415,7 +414,7 @@ async def _save_milestone(
         await say(event, service.problem_text(exc, i18n.current_locale))
         return
     await state.clear()
-    await _show_action(event, session, actor, i18n, action_id, head=_("Milestone added."))
+    await show_action(event, session, actor, i18n, action_id, head=_("Milestone added."))
 
 
 @coordinators.callback_query(MilestoneForm.due, PlanFormCb.filter(F.step == "due"))

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
 from aiogram.filters import Filter
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
-from bot.filters import DialogNetwork, MinLevel
+from bot.filters import TYPED, DialogNetwork, member_and_coordinator_routers
 from bot.keyboards import reports as kb
-from bot.services.access import Level
 
-router = Router(name=__name__)
-members = Router(name=f"{__name__}.members")
-members.message.filter(MinLevel(Level.MEMBER))
-members.callback_query.filter(MinLevel(Level.MEMBER))
-coordinators = Router(name=f"{__name__}.coordinators")
-coordinators.message.filter(MinLevel(Level.COORDINATOR))
-coordinators.callback_query.filter(MinLevel(Level.COORDINATOR))
-router.include_routers(members, coordinators)
-
-TEXT = F.text & ~F.text.startswith("/")
+router, members, coordinators = member_and_coordinator_routers(__name__)
+TEXT = TYPED
 
 
 class ReportForm(StatesGroup):
