@@ -3,6 +3,7 @@ rights, the figures, review, nudge, export, and the headers of the page and its 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import time
@@ -534,3 +535,20 @@ async def test_a_report_shows_the_action_of_the_plan_it_serves(
     assert status == 200 and body["report"]["action"] == "Youth sports league"
     fields = {f["label"]: f["value"] for f in body["report"]["fields"]}
     assert "Youth sports league" in fields.values()
+
+
+async def test_two_nudges_at_the_same_instant_send_one_message(
+    dash: Running, http: aiohttp.ClientSession
+) -> None:
+    """Two coordinators (or a double tap) nudging the same member at once: one goes out,
+    the other is told "already nudged"; the claim is in the database, not a read-then-write."""
+    w = dash.world
+    sami = w.membership[SAMI]
+    results = await asyncio.gather(*(
+        call(http, dash, "nudge", who, json={"member": sami})
+        for who in (IRBID_COORDINATOR, ADMIN, IRBID_COORDINATOR)
+    ))
+    statuses = sorted(status for status, _, _ in results)
+    assert statuses == [200, 409, 409], results
+    await dash.flush()
+    assert len(dash.api.messages(SAMI)) == 1

@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -334,6 +335,29 @@ async def due_for_nudge(
         .order_by(User.id)
     )
     return [NudgeTarget(uid, tg, lang) for uid, tg, lang in result.all()]
+
+
+async def claim_nudge(
+    session: AsyncSession, network_id: int, user_id: int, now: datetime, day_start: datetime
+) -> bool:
+    """Mark one person nudged now unless they were already nudged since `day_start`: True
+    when this call made the mark. The check and the mark are one statement (or an insert
+    that the primary key refuses), so two nudges at the same instant cannot both claim."""
+    t = cast(Table, ReportNudge.__table__)
+    mine = and_(t.c.network_id == network_id, t.c.user_id == user_id)
+    updated = await session.execute(
+        update(t).where(mine, t.c.nudged_at < day_start).values(nudged_at=now)
+    )
+    if cast(Any, updated).rowcount:
+        return True
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                insert(t).values(network_id=network_id, user_id=user_id, nudged_at=now)
+            )
+    except IntegrityError:  # a mark of today exists (or was made a moment ago)
+        return False
+    return True
 
 
 async def record_nudges(

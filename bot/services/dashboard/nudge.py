@@ -5,7 +5,7 @@ outbox, to a silent member of a network they coordinate, once a day per member."
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,7 +59,10 @@ async def nudge(
     locale = target.language or network.locale or i18n.default_locale
     if locale not in SUPPORTED_LOCALES:
         locale = i18n.default_locale
-    await reports_repo.record_nudges(session, network.id, [target.user_id], now)
+    zone = network_zone(network)
+    day_start = datetime.combine(today, time.min, tzinfo=zone).astimezone(UTC)
+    if not await reports_repo.claim_nudge(session, network.id, target.user_id, now, day_start):
+        raise DashboardError(409, "already_nudged")  # another nudge a moment ago
     await audit.record(
         session,
         "report_nudge",
