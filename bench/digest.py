@@ -30,7 +30,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, insert
 
-from bot.digest_render import Renderer, admin_row
+from bot.digest_admin import admin_row
+from bot.digest_render import Renderer
 from bot.i18n import create_i18n
 from bot.services import digests
 from storage import migrate

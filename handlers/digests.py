@@ -26,7 +26,7 @@ from bot.callback_answer import CallbackAnswer
 from bot.callbacks import DigestSendCb, DigestSetCb, PickNetCb
 from bot.config import Settings
 from bot.delivery import DeliveryEngine
-from bot.digest_render import fit
+from bot.digest_parts import fit
 from bot.filters import MinLevel
 from bot.keyboards import digests as kb
 from bot.replies import say

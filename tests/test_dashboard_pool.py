@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.digest_render import admin_row
+from bot.digest_admin import admin_row
 from bot.services.dashboard import dashboard_slots
 from bot.services.dashboard.figures import _week_figures
 from bot.services.dashboard.scope import Scope

@@ -16,9 +16,11 @@ from babel.messages.mofile import write_mo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.digest_render import TEXT_MAX, Renderer, utf16_len
+from bot.digest_parts import TEXT_MAX
+from bot.digest_render import Renderer
 from bot.i18n import create_i18n
 from bot.services import digests
+from bot.text.formats import utf16_len
 from storage.models import (
     Broadcast,
     BroadcastNetwork,

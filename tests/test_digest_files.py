@@ -8,7 +8,8 @@ import openpyxl
 import pytest
 
 from bot import charts
-from bot.digest_render import Renderer, admin_row
+from bot.digest_admin import admin_row
+from bot.digest_render import Renderer
 from bot.i18n import create_i18n
 from bot.services import digests
 from tests.test_digest import NOW, build_one, saida

@@ -23,7 +23,8 @@ from sqlalchemy import select
 
 from bot.cli import main
 from bot.config import Settings
-from bot.digest_render import AdminRow, Renderer
+from bot.digest_admin import AdminRow
+from bot.digest_render import Renderer
 from bot.export import Sheet, pseudonym, to_csv, to_xlsx
 from bot.i18n import create_i18n
 from bot.services import digests

@@ -12,7 +12,8 @@ import openpyxl
 from aiogram.methods import SendMessage
 from sqlalchemy import select
 
-from bot.digest_render import Renderer, admin_row
+from bot.digest_admin import admin_row
+from bot.digest_render import Renderer
 from bot.i18n import create_i18n
 from bot.services import digests, plans
 from bot.services.access import Actor

@@ -10,11 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Recipient
-from bot.digest_render import (
-    AdminRow,
-    Renderer,
-    admin_row,
-)
+from bot.digest_admin import AdminRow, admin_row
+from bot.digest_render import Renderer
 from bot.services.digests.building import build, locale_of
 from bot.services.digests.sender import (
     ADMIN_ZONE,
